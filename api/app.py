@@ -1,0 +1,111 @@
+"""``create_app``: the Litestar application factory.
+
+``create_app()`` with no arguments reads :meth:`Settings.from_env` and loads the
+pipeline in the background after start-up, which is what uvicorn's
+``api.app:create_app --factory`` (used for ``workers > 1``) needs. Tests pass a
+pipeline (or a loader) instead. Nothing heavy happens at import or in the factory:
+the model and index load in the app's lifespan, off the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import anyio
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+
+from api.auth import KeyRing
+from api.context import STATE_KEY, ApiContext, context_of
+from api.docs import openapi_config
+from api.errors import error_response
+from api.metrics import Metrics
+from api.observe import REQUEST_ID_HEADER, RequestObserver
+from api.probes import PROBES
+from api.ratelimit import RateLimiter
+from api.readiness import Loader, Readiness, Service, load, load_pipeline
+from api.routes import v1_router
+from rag.config import Settings
+
+API_VERSION = "1.0.0"
+
+
+def create_app(
+    settings: Settings | None = None,
+    pipeline: Service | None = None,
+    *,
+    loader: Loader | None = None,
+) -> Litestar:
+    """Build the app.
+
+    Args:
+        settings: Defaults to :meth:`Settings.from_env` (the factory form).
+        pipeline: A loaded :class:`rag.pipeline.Pipeline` (or anything with its surface);
+            when given the app is ready at once and nothing is loaded.
+        loader: How to build the pipeline when none is given; defaults to
+            ``Pipeline.from_settings``. Runs in a worker thread after start-up.
+    """
+    settings = settings if settings is not None else Settings.from_env()
+    server = settings.server
+    metrics = Metrics()
+    readiness = Readiness.with_pipeline(pipeline) if pipeline is not None else Readiness()
+    if pipeline is not None:
+        metrics.set_index(pipeline.manifest)
+    keys = KeyRing.from_keys(server.api_keys)
+    context = ApiContext(
+        settings=settings,
+        readiness=readiness,
+        metrics=metrics,
+        keys=keys,
+        limiter=RateLimiter(server.rate_limit_per_minute) if server.rate_limit_per_minute > 0 else None,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        ctx = context_of(app.state)
+        if ctx.readiness.pipeline is not None:
+            yield
+            return
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(load, ctx.readiness, ctx.settings, loader or load_pipeline, _on_ready(ctx))
+            try:
+                yield
+            finally:
+                tasks.cancel_scope.cancel()
+
+    app = Litestar(
+        route_handlers=[v1_router(require_keys=keys.enabled), *PROBES],
+        state=State({STATE_KEY: context}),
+        lifespan=[lifespan],
+        exception_handlers={Exception: error_response},
+        request_max_body_size=server.max_body_bytes,
+        openapi_config=openapi_config(version=API_VERSION, require_keys=keys.enabled),
+        cors_config=_cors(server.cors_origins),
+        logging_config=None,  # logging is configured by api.server (uvicorn's log config)
+    )
+    # Outermost layer, around Litestar's own exception handling and CORS: 404/405 are
+    # raised by the router before any route middleware runs, and still need an id.
+    app.asgi_handler = RequestObserver(app.asgi_handler, metrics)
+    return app
+
+
+def _on_ready(context: ApiContext) -> Callable[[Service], None]:
+    def on_ready(service: Service) -> None:
+        context.metrics.set_index(service.manifest)
+
+    return on_ready
+
+
+def _cors(origins: tuple[str, ...]) -> CORSConfig | None:
+    """CORS only for the configured browser origins; none means no CORS headers at all."""
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(origins),
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "X-API-Key", REQUEST_ID_HEADER],
+        expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
+        max_age=600,
+    )

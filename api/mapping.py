@@ -1,0 +1,86 @@
+"""Core records -> wire types. The only module that knows both sides."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from api.schemas import (
+    AnswerResponse,
+    CitationOut,
+    PartOut,
+    ReadyResponse,
+    SearchHit,
+    SearchResponse,
+    SourceOut,
+    SourcesResponse,
+)
+from rag.datatypes import Answer, Citation, Manifest, Part, Passage, SourceInfo
+
+
+def answer_response(answer: Answer) -> AnswerResponse:
+    return AnswerResponse(
+        answer=answer.text,
+        abstained=answer.abstained,
+        confidence=float(answer.confidence),
+        citations=[_citation(c) for c in answer.citations],
+        suggestions=list(answer.suggestions),
+        index_version=answer.index_version,
+        timing_ms={str(k): float(v) for k, v in answer.timing_ms.items()},
+    )
+
+
+def _citation(c: Citation) -> CitationOut:
+    return CitationOut(
+        n=c.n,
+        chunk_id=c.chunk_id,
+        source=c.source,
+        slide=c.slide,
+        page=c.page,
+        title=c.title,
+        section=c.section,
+        quote=c.quote,
+        score=float(c.score),
+    )
+
+
+def search_response(passages: Iterable[Passage], index_version: str) -> SearchResponse:
+    return SearchResponse(results=[_hit(p) for p in passages], index_version=index_version)
+
+
+def _hit(p: Passage) -> SearchHit:
+    chunk = p.chunk
+    return SearchHit(
+        rank=p.rank,
+        score=float(p.score),
+        chunk_id=chunk.chunk_id,
+        source=chunk.source,
+        slide=chunk.slide,
+        page=chunk.page,
+        title=chunk.title,
+        section=chunk.section,
+        text=chunk.text,
+    )
+
+
+def sources_response(sources: Iterable[SourceInfo], index_version: str) -> SourcesResponse:
+    return SourcesResponse(
+        sources=[
+            SourceOut(source=s.source, title=s.title, parts=[_part(p) for p in s.parts]) for s in sources
+        ],
+        index_version=index_version,
+    )
+
+
+def _part(p: Part) -> PartOut:
+    return PartOut(slide=p.slide, page=p.page, title=p.title, scenario=p.scenario, text=p.text)
+
+
+def ready_response(manifest: Manifest) -> ReadyResponse:
+    return ReadyResponse(
+        status="ready",
+        index_version=manifest.index_version,
+        model=manifest.model_name,
+        n_chunks=manifest.n_chunks,
+        n_documents=manifest.n_documents,
+        built_at=manifest.built_at,
+    )

@@ -1,0 +1,171 @@
+"""Wire types: the HTTP contract, separate from the core's records.
+
+The core may rename or add fields freely; these structs change only with the API
+version (``/v1``). :mod:`api.mapping` converts core records into them at the edge.
+Request structs forbid unknown fields, so a typo such as ``topk`` is a 422, not a
+silently ignored option. Field examples feed the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from msgspec import Meta, Struct
+
+_QUESTION = "What should I do when a CSP customer has an upcoming EA renewal?"
+
+Question = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        description=(
+            "The question, in any language or script. Must not be blank; at most "
+            "`max_question_chars` characters (2,000 by default)."
+        ),
+        examples=[_QUESTION],
+    ),
+]
+AnswerTopK = Annotated[
+    int,
+    Meta(
+        ge=1,
+        le=20,
+        description="Passages to draw the answer from (server default when absent).",
+        examples=[5],
+    ),
+]
+SearchTopK = Annotated[int, Meta(ge=1, le=50, description="Passages to return.", examples=[10])]
+
+
+class AnswerRequest(Struct, frozen=True, forbid_unknown_fields=True):
+    """A question to answer from the indexed documents."""
+
+    question: Question
+    top_k: AnswerTopK | None = None
+
+
+class SearchRequest(Struct, frozen=True, forbid_unknown_fields=True):
+    """A question whose best-matching passages should be returned, without an answer."""
+
+    question: Question
+    top_k: SearchTopK = 10
+
+
+class CitationOut(Struct, frozen=True):
+    """Where part of the answer came from; ``n`` matches the ``[n]`` marker in the answer."""
+
+    n: Annotated[int, Meta(examples=[1])]
+    chunk_id: Annotated[str, Meta(examples=["csp-for-sellers.md#s8-c1"])]
+    source: Annotated[
+        str, Meta(description="Document path inside the corpus.", examples=["csp-for-sellers.md"])
+    ]
+    slide: Annotated[int | None, Meta(examples=[8])]
+    page: Annotated[int | None, Meta(examples=[None])]
+    title: Annotated[str, Meta(examples=["Scenario 5"])]
+    section: Annotated[str | None, Meta(examples=["What should the seller do?"])]
+    quote: Annotated[
+        str, Meta(examples=["If the customer wants to purchase via the Enterprise Agreement, ..."])
+    ]
+    score: Annotated[float, Meta(examples=[0.71])]
+
+
+class AnswerResponse(Struct, frozen=True):
+    """An answer with citations, or an abstention (``abstained``) with suggested topics."""
+
+    answer: Annotated[
+        str,
+        Meta(
+            description="Answer text with [n] citation markers; empty or an explanation when abstaining.",
+            examples=["Define the customer's needs, then outline the purchasing options objectively [1]."],
+        ),
+    ]
+    abstained: Annotated[bool, Meta(description="True when the documents do not answer the question.")]
+    confidence: Annotated[float, Meta(ge=0.0, le=1.0, examples=[0.74])]
+    citations: list[CitationOut]
+    suggestions: Annotated[
+        list[str], Meta(description="Nearby topics, offered when abstaining.", examples=[["Scenario 5"]])
+    ]
+    index_version: Annotated[str, Meta(examples=["20250819T173302Z-3f2a"])]
+    timing_ms: Annotated[dict[str, float], Meta(examples=[{"retrieve": 12.5, "answer": 30.1, "total": 43.0}])]
+
+
+class SearchHit(Struct, frozen=True):
+    """One retrieved passage."""
+
+    rank: Annotated[int, Meta(ge=1, examples=[1])]
+    score: Annotated[float, Meta(examples=[0.032])]
+    chunk_id: Annotated[str, Meta(examples=["csp-for-sellers.md#s8-c1"])]
+    source: Annotated[str, Meta(examples=["csp-for-sellers.md"])]
+    slide: Annotated[int | None, Meta(examples=[8])]
+    page: Annotated[int | None, Meta(examples=[None])]
+    title: Annotated[str, Meta(examples=["Scenario 5"])]
+    section: Annotated[str | None, Meta(examples=["What should the seller do?"])]
+    text: Annotated[
+        str, Meta(examples=["Customer has an upcoming EA renewal What should the seller do? ..."])
+    ]
+
+
+class SearchResponse(Struct, frozen=True):
+    """Passages ranked best first."""
+
+    results: list[SearchHit]
+    index_version: Annotated[str, Meta(examples=["20250819T173302Z-3f2a"])]
+
+
+class PartOut(Struct, frozen=True):
+    """One slide or page of a document."""
+
+    slide: Annotated[int | None, Meta(examples=[8])]
+    page: Annotated[int | None, Meta(examples=[None])]
+    title: Annotated[str, Meta(examples=["Scenario 5"])]
+    scenario: Annotated[str | None, Meta(examples=["Customer has an upcoming EA renewal"])]
+    text: str
+
+
+class SourceOut(Struct, frozen=True):
+    """A document with its slides or pages."""
+
+    source: Annotated[str, Meta(examples=["csp-for-sellers.md"])]
+    title: Annotated[str, Meta(examples=["CSP for Sellers"])]
+    parts: list[PartOut]
+
+
+class SourcesResponse(Struct, frozen=True):
+    """Every indexed document."""
+
+    sources: list[SourceOut]
+    index_version: Annotated[str, Meta(examples=["20250819T173302Z-3f2a"])]
+
+
+class HealthResponse(Struct, frozen=True):
+    """The process is up (says nothing about the index)."""
+
+    status: Annotated[str, Meta(examples=["ok"])]
+
+
+class ReadyResponse(Struct, frozen=True):
+    """The index and model are loaded; a summary of the index manifest."""
+
+    status: Annotated[str, Meta(examples=["ready"])]
+    index_version: Annotated[str, Meta(examples=["20250819T173302Z-3f2a"])]
+    model: Annotated[str, Meta(examples=["all-MiniLM-L6-v2"])]
+    n_chunks: Annotated[int, Meta(examples=[42])]
+    n_documents: Annotated[int, Meta(examples=[1])]
+    built_at: Annotated[str, Meta(examples=["2025-08-19T17:40:00+00:00"])]
+
+
+class ErrorBody(Struct, frozen=True):
+    """What went wrong. ``code`` is stable and machine-readable; ``message`` is for people."""
+
+    status: Annotated[int, Meta(examples=[422])]
+    code: Annotated[str, Meta(examples=["invalid_question"])]
+    message: Annotated[str, Meta(examples=["the question is blank"])]
+    request_id: Annotated[
+        str, Meta(description="Echoes the X-Request-ID response header.", examples=["3b0c9d2e"])
+    ]
+
+
+class ErrorResponse(Struct, frozen=True):
+    """The one shape of every error response (4xx and 5xx) of every endpoint."""
+
+    error: ErrorBody

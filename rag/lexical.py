@@ -1,0 +1,103 @@
+"""The lexical (BM25) side of hybrid retrieval, on top of the ``bm25s`` library.
+
+Text is lower-cased, split into word tokens, stripped of English stop words and
+stemmed (Snowball, through PyStemmer), so "billing" in a question meets "billing"
+and "bill" in the guidance alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import DependencyError, IndexCorruptError
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+
+# A short, conventional English stop list: words that carry no topic.
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves
+    i'm i've it's don't doesn't let's""".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    try:
+        import Stemmer
+    except ImportError as exc:  # pragma: no cover - declared dependency
+        raise DependencyError("PyStemmer is not installed: pip install PyStemmer") from exc
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case, split, drop stop words, stem."""
+    words = [w.replace("’", "'") for w in _TOKEN.findall(text.lower())]
+    kept = [w.split("'")[0] for w in words if w not in STOPWORDS]
+    return [t for t in _stemmer().stemWords([w for w in kept if w]) if t]
+
+
+class LexicalIndex:
+    """BM25 over the chunks' embedding texts (contextual header + text)."""
+
+    def __init__(self, bm25: object, n_docs: int) -> None:
+        self._bm25 = bm25
+        self._n_docs = n_docs
+        self._vocab: dict[str, int] = dict(getattr(bm25, "vocab_dict", {}) or {})
+
+    @classmethod
+    def build(cls, texts: list[str]) -> LexicalIndex:
+        bm25s = _bm25s()
+        model = bm25s.BM25(k1=1.2, b=0.75)
+        model.index([tokenize(t) for t in texts], show_progress=False)
+        return cls(model, len(texts))
+
+    def scores(self, question: str) -> np.ndarray:
+        """BM25 score of every chunk (row order of the index) for ``question``."""
+        tokens = [t for t in tokenize(question) if t in self._vocab]
+        if not tokens or self._n_docs == 0:
+            return np.zeros(self._n_docs, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)  # type: ignore[attr-defined]
+
+    def search(self, question: str, k: int) -> list[tuple[int, float]]:
+        """Rows and scores of the ``k`` best chunks with a positive score."""
+        scores = self.scores(question)
+        if not scores.size:
+            return []
+        k = min(k, scores.size)
+        top = np.argpartition(-scores, k - 1)[:k]
+        ordered = sorted(top.tolist(), key=lambda i: (-float(scores[i]), i))
+        return [(i, float(scores[i])) for i in ordered if scores[i] > 0]
+
+    def save(self, folder: Path) -> None:
+        self._bm25.save(str(folder), show_progress=False)  # type: ignore[attr-defined]
+
+    @classmethod
+    def load(cls, folder: Path, n_docs: int) -> LexicalIndex:
+        bm25s = _bm25s()
+        try:
+            model = bm25s.BM25.load(str(folder), show_progress=False)
+        except Exception as exc:
+            raise IndexCorruptError(
+                f"lexical index in {folder} cannot be read ({exc}): run `rag index`"
+            ) from exc
+        return cls(model, n_docs)
+
+
+def _bm25s():  # type: ignore[no-untyped-def]
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    try:
+        import bm25s
+    except ImportError as exc:  # pragma: no cover - declared dependency
+        raise DependencyError("bm25s is not installed: pip install bm25s") from exc
+    return bm25s

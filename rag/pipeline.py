@@ -1,0 +1,108 @@
+"""The thin object that wires the stages: ``Pipeline.from_settings(s).answer(q)``."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from rag.answering import compose_answer, validate_question
+from rag.builder import build_index, build_spec, token_counter
+from rag.config import Settings
+from rag.datatypes import Answer, Manifest, Passage, Sentence, SourceInfo
+from rag.embedding import Embedder, SentenceTransformerEmbedder
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from rag.index import Index, load_index, stale_reasons
+from rag.retrieval import Retriever
+
+log = logging.getLogger(__name__)
+
+
+class Pipeline:
+    def __init__(self, settings: Settings, index: Index, embedder: Embedder) -> None:
+        self.settings = settings
+        self.index = index
+        self.embedder = embedder
+        self.retriever = Retriever(index, embedder, settings.retrieval)
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.index.manifest
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        rebuild: bool = False,
+        progress: bool = False,
+    ) -> Pipeline:
+        """Load the model and the index, building the index if missing or stale.
+
+        With ``settings.index.auto_rebuild`` off, a missing or stale index raises
+        instead, with the reason and the command that fixes it.
+        """
+        embedder = embedder or SentenceTransformerEmbedder.load(settings.embedding)
+        index = None if rebuild else _load_current(settings, embedder)
+        if index is None:
+            index = build_index(settings, embedder, progress=progress)
+        return cls(settings, index, embedder)
+
+    def search(self, question: str, k: int | None = None) -> tuple[Passage, ...]:
+        q = validate_question(question, self.settings.server.max_question_chars)
+        return self.retriever.search(q, k)
+
+    def answer(self, question: str, top_k: int | None = None) -> Answer:
+        started = time.perf_counter()
+        q = validate_question(question, self.settings.server.max_question_chars)
+        retrieval = self.retriever.retrieve(q, top_k)
+        t_answer = time.perf_counter()
+        answer = compose_answer(
+            q,
+            retrieval.passages,
+            retrieval.query_vector,
+            self._sentence_vector,
+            self.settings.answer,
+            self.manifest.index_version,
+            retrieval.timing_ms,
+        )
+        now = time.perf_counter()
+        timing = dict(answer.timing_ms) | {
+            "answer": (now - t_answer) * 1000,
+            "total": (now - started) * 1000,
+        }
+        return _with_timing(answer, timing)
+
+    def sources(self) -> tuple[SourceInfo, ...]:
+        return self.index.sources
+
+    def _sentence_vector(self, source: str, sentence: Sentence) -> np.ndarray:
+        row = self.index.sentence_rows[(source, sentence.start, sentence.end)]
+        return self.index.sentence_vectors[row]
+
+
+def _load_current(settings: Settings, embedder: Embedder) -> Index | None:
+    """The index on disk if it is current; None when it should be (re)built."""
+    try:
+        index = load_index(settings.index_dir)
+    except (IndexNotFoundError, IndexCorruptError) as exc:
+        if not settings.index.auto_rebuild:
+            raise
+        log.warning("%s; building a new index", exc)
+        return None
+    reasons = stale_reasons(index.manifest, build_spec(settings, embedder, token_counter(settings, embedder)))
+    if not reasons:
+        return index
+    if not settings.index.auto_rebuild:
+        raise IndexMismatchError(
+            f"index in {settings.index_dir} is stale: {'; '.join(reasons)}. Run `rag index` to rebuild"
+        )
+    log.warning("index is stale (%s); rebuilding", "; ".join(reasons))
+    return None
+
+
+def _with_timing(answer: Answer, timing: dict[str, float]) -> Answer:
+    rounded = {k: round(v, 3) for k, v in timing.items()}
+    return Answer(**{**{f: getattr(answer, f) for f in answer.__dataclass_fields__}, "timing_ms": rounded})

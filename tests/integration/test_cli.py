@@ -1,0 +1,68 @@
+"""The `rag` command as a user runs it: a real process, real files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def _rag(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    return subprocess.run(
+        [sys.executable, "-m", "rag", *args],
+        cwd=cwd, env=base | (env or {}), capture_output=True, text=True, timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def cli_env(tmp_path_factory: pytest.TempPathFactory, index_dir: Path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {"RAG_INDEX_DIR": str(index_dir)}
+
+
+def test_ask_prints_cited_answer(cli_env: dict[str, str]) -> None:
+    out = _rag("ask", "Who handles billing questions once my customer buys through a CSP partner?", env=cli_env)
+    assert out.returncode == 0, out.stderr
+    assert "[1] csp-for-sellers.md, slide 9" in out.stdout
+    assert "Traceback" not in out.stderr
+
+
+def test_ask_json_and_search(cli_env: dict[str, str]) -> None:
+    out = _rag("ask", "renewal of an EA coming up", "--json", env=cli_env)
+    data = json.loads(out.stdout)
+    assert data["abstained"] is False and data["citations"][0]["slide"] == 8
+    out = _rag("search", "renewal of an EA coming up", "-k", "2", env=cli_env)
+    assert out.returncode == 0 and out.stdout.startswith("1. [")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("ask", "   "), 2, "the question is empty"),
+        (("ask", "hi", "-k", "0"), 2, "between 1 and 20"),
+        (("frobnicate",), 2, "invalid choice"),
+    ],
+)
+def test_bad_input_is_one_line_and_non_zero(cli_env: dict[str, str], args: tuple[str, ...], code: int, message: str) -> None:
+    out = _rag(*args, env=cli_env)
+    assert out.returncode == code
+    assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in out.stderr
+
+
+def test_missing_corpus_and_unreadable_index(tmp_path: Path) -> None:
+    out = _rag("ask", "hello there", env={"RAG_CORPUS_DIR": str(tmp_path / "none"), "RAG_INDEX_DIR": str(tmp_path / "i")})
+    assert out.returncode == 1 and "corpus folder" in out.stderr and "Traceback" not in out.stderr
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "CURRENT").write_text("nothing-here\n")
+    env = {"RAG_INDEX_DIR": str(broken), "RAG_AUTO_REBUILD": "false"}
+    out = _rag("ask", "hello there", env=env)
+    assert out.returncode == 1 and "missing: run `rag index`" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+from rag.errors import ConfigError
+
+
+def test_defaults_and_overrides(tmp_path: Path) -> None:
+    s = Settings.from_env({"RAG_CALIBRATION_FILE": str(tmp_path / "none.json")})
+    assert s.embedding.model == "all-MiniLM-L6-v2" and s.chunking.encoding == "cl100k_base"
+    s = Settings.from_env(
+        {
+            "RAG_CALIBRATION_FILE": str(tmp_path / "none.json"),
+            "RAG_CHUNK_MAX_TOKENS": "100",
+            "RAG_API_KEYS": "a, b ,",
+            "RAG_AUTO_REBUILD": "no",
+            "RAG_LOG_FORMAT": "json",
+        }
+    )
+    assert s.chunking.max_tokens == 100
+    assert s.server.api_keys == ("a", "b")
+    assert s.index.auto_rebuild is False and s.server.log_format == "json"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("RAG_CHUNK_MAX_TOKENS", "many", "not a whole number"),
+        ("RAG_CHUNK_MAX_TOKENS", "2", "at least 16"),
+        ("RAG_AUTO_REBUILD", "perhaps", "true or false"),
+        ("RAG_LOG_FORMAT", "xml", "one of"),
+        ("RAG_MIN_EVIDENCE", "high", "not a number"),
+        ("RAG_API_KEYS_FILE", "/no/such/file", "cannot be read"),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        Settings.from_env({name: value})
+    assert name in str(info.value)
+
+
+def test_calibration_file_sets_thresholds_and_env_wins(tmp_path: Path) -> None:
+    cal = tmp_path / "cal.json"
+    cal.write_text(json.dumps({"thresholds": {"min_evidence": 0.37}}))
+    assert Settings.from_env({"RAG_CALIBRATION_FILE": str(cal)}).answer.min_evidence == 0.37
+    env = {"RAG_CALIBRATION_FILE": str(cal), "RAG_MIN_EVIDENCE": "0.5"}
+    assert Settings.from_env(env).answer.min_evidence == 0.5
+    cal.write_text("{not json")
+    with pytest.raises(ConfigError, match="unreadable"):
+        Settings.from_env({"RAG_CALIBRATION_FILE": str(cal)})
+
+
+def test_keys_file(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text("# comment\nk1\n\nk2\n")
+    assert Settings.from_env({"RAG_API_KEYS_FILE": str(keys)}).server.api_keys == ("k1", "k2")

@@ -1,0 +1,103 @@
+"""FAISS search checked against brute-force NumPy; fusion and answer assembly on plain data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag.answering import NOT_COVERED, compose_answer, confidence, validate_question
+from rag.config import AnswerConfig
+from rag.datatypes import Chunk, Passage, Sentence
+from rag.errors import InvalidQuestionError
+from rag.index import DenseIndex
+from rag.retrieval import fuse
+
+
+def _unit(rows: int, dim: int, seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=(rows, dim)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("exact_max", [10_000, 100])
+def test_faiss_matches_brute_force(exact_max: int) -> None:
+    vectors = _unit(2000, 32, seed=1)
+    index = DenseIndex.build(vectors, exact_max_vectors=exact_max)
+    assert index.kind == ("flat-ip" if exact_max > 2000 else "hnsw-flat-ip")
+    np.testing.assert_allclose(index.vectors(), vectors, atol=1e-6)
+    recall = []
+    for q in _unit(50, 32, seed=2):
+        expected = np.argsort(-(vectors @ q))[:10]
+        got = [row for row, _ in index.search(q, 10)]
+        scores = [s for _, s in index.search(q, 10)]
+        np.testing.assert_allclose(scores, np.sort(vectors[got] @ q)[::-1], atol=1e-5)
+        recall.append(len(set(got) & set(expected.tolist())) / 10)
+    if exact_max > 2000:
+        assert min(recall) == 1.0
+    else:
+        assert float(np.mean(recall)) >= 0.95
+
+
+def test_dense_index_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    vectors = _unit(50, 8, seed=3)
+    DenseIndex.build(vectors, 1000).save(tmp_path / "d.faiss")
+    again = DenseIndex.load(tmp_path / "d.faiss")
+    q = vectors[7]
+    assert again.search(q, 1)[0][0] == 7
+
+
+def test_fusion_rewards_agreement_and_applies_penalty() -> None:
+    dense = [(1, 0.9), (2, 0.8), (3, 0.7)]
+    lexical = [(2, 9.0), (3, 5.0)]
+    fused = fuse([(1.0, dense), (1.0, lexical)], rrf_k=30)
+    assert [row for row, _ in fused] == [2, 3, 1]
+    penalty = np.ones(4)
+    penalty[2] = 0.1
+    assert [row for row, _ in fuse([(1.0, dense), (1.0, lexical)], 30, penalty)][-1] == 2
+
+
+def test_validate_question() -> None:
+    assert validate_question("  hi there ", 100) == "hi there"
+    for bad in ("", "   \n\t", "?!", None, 42):
+        with pytest.raises(InvalidQuestionError):
+            validate_question(bad, 100)
+    with pytest.raises(InvalidQuestionError, match="limit is 5"):
+        validate_question("too long question", 5)
+
+
+def _chunk(cid: str, slide: int, sentences: list[str]) -> Chunk:
+    text = " ".join(sentences)
+    spans, pos = [], 1000 * slide
+    for s in sentences:
+        spans.append(Sentence(s, pos, pos + len(s)))
+        pos += len(s) + 1
+    return Chunk(cid, "doc.md", "Doc", slide, None, f"Slide {slide}", "Section", text,
+                 spans[0].start, spans[-1].end, text, tuple(spans), 10, 12)
+
+
+def test_compose_answer_cites_verbatim_sentences_and_abstains() -> None:
+    dim = 4
+    q = np.array([1, 0, 0, 0], dtype=np.float32)
+    vecs = {
+        "Partners give billing support.": np.array([1, 0, 0, 0], np.float32),
+        "Billing is also done by partners.": np.array([0.99, 0.14, 0, 0], np.float32),
+        "Unrelated remark.": np.array([0, 0, 1, 0], np.float32),
+        "Sellers support too.": np.array([0.9, 0.43, 0, 0], np.float32),
+    }
+    a = _chunk("a", 9, ["Partners give billing support.", "Unrelated remark."])
+    b = _chunk("b", 4, ["Sellers support too.", "Billing is also done by partners."])
+    passages = [Passage(a, 0.03, 1, 0.8, 2.0), Passage(b, 0.02, 2, 0.7, 1.0)]
+    cfg = AnswerConfig(min_evidence=0.5, duplicate_threshold=0.95)
+    answer = compose_answer("who gives billing support?", passages, q,
+                            lambda _src, s: vecs[s.text] / np.linalg.norm(vecs[s.text]), cfg, "v1")
+    assert not answer.abstained and answer.citations[0].slide == 9
+    assert answer.text.startswith("Partners give billing support. [1]")
+    assert "Unrelated remark." not in answer.text
+    assert "Billing is also done by partners." not in answer.text  # near-duplicate of [1]
+    for c in answer.citations:
+        chunk = a if c.chunk_id == "a" else b
+        assert c.quote in chunk.text and f"[{c.n}]" in answer.text
+    weak = [Passage(a, 0.03, 1, 0.2, 0.0)]
+    out = compose_answer("weather?", weak, q, lambda _s, s: vecs[s.text], cfg, "v1")
+    assert out.abstained and out.text == NOT_COVERED and out.citations == ()
+    assert out.suggestions == ("Slide 9",) and out.confidence < 0.5 < confidence(0.9, 0.5)
+    assert dim == 4
