@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--api-key", default=None, help="key for --api when the service requires one")
     p.add_argument("--gate", action="store_true", help="exit 1 on a missed threshold or a regression")
     p.add_argument("--out", default="eval/runs", help="folder for the run reports")
+    p.add_argument("--save-baseline", action="store_true",
+                   help="also copy this run's results.json and summary.md to eval/baseline/")
     return parser
 
 

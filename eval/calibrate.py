@@ -1,0 +1,54 @@
+"""Fit the abstention threshold on the dev set; the service reads it from the calibration file.
+
+The evidence of a question is the best question-chunk cosine among its retrieved passages
+(see rag.answering). The threshold is placed where it separates in-scope from
+out-of-scope questions best (balanced accuracy); among equally good cut points, the
+one farthest from any observed score, so it is not pinned to one question's score.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Calibration:
+    threshold: float
+    balanced_accuracy: float
+    in_scope: tuple[float, ...]
+    out_of_scope: tuple[float, ...]
+
+
+def fit_threshold(in_scope: Sequence[float], out_of_scope: Sequence[float]) -> Calibration:
+    if not in_scope or not out_of_scope:
+        raise ValueError("calibration needs both in-scope and out-of-scope questions")
+    points = sorted(set(in_scope) | set(out_of_scope))
+    cuts = [points[0] - 1e-6] + [(a + b) / 2 for a, b in zip(points, points[1:], strict=False)] + [points[-1] + 1e-6]
+
+    def score(t: float) -> float:
+        kept = sum(1 for v in in_scope if v >= t) / len(in_scope)
+        refused = sum(1 for v in out_of_scope if v < t) / len(out_of_scope)
+        return (kept + refused) / 2
+
+    best = max(score(t) for t in cuts)
+    # among equally good cuts, the one farthest from any observed score
+    threshold = max((t for t in cuts if score(t) == best), key=lambda t: min(abs(t - v) for v in points))
+    return Calibration(round(threshold, 4), round(best, 4), tuple(sorted(in_scope)), tuple(sorted(out_of_scope)))
+
+
+def write_calibration(path: Path, cal: Calibration, provenance: dict[str, Any]) -> None:
+    data = {
+        "_comment": "Written by `rag eval calibrate`; read by the service (RAG_CALIBRATION_FILE).",
+        "thresholds": {"min_evidence": cal.threshold},
+        "balanced_accuracy_on_dev": cal.balanced_accuracy,
+        "evidence": {"in_scope": [round(v, 4) for v in cal.in_scope],
+                     "out_of_scope": [round(v, 4) for v in cal.out_of_scope]},
+        "provenance": provenance,
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)

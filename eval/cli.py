@@ -1,0 +1,137 @@
+"""``rag eval``: run the gold set, write reports, apply the gate; ``rag eval calibrate``.
+
+Exit codes: 0 done (and the gate passed, with --gate); 1 the gate failed; 2 the
+harness could not run (bad gold file, unreachable service, broken configuration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from eval import gate
+from eval.calibrate import fit_threshold, write_calibration
+from eval.gold import gold_sha256, load_gold
+from eval.metrics import aggregate
+from eval.report import format_terminal_table, write_reports
+from eval.runner import http_answerer, pipeline_answerer, run
+from rag.config import Settings
+from rag.datatypes import to_dict
+from rag.errors import RagError
+
+EXIT_GATE = 1
+EXIT_HARNESS = 2
+THRESHOLDS = Path("eval/thresholds.json")
+BASELINE = Path("eval/baseline/results.json")
+
+
+def run_eval_command(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        if args.action == "calibrate":
+            return _calibrate(args, settings)
+        return _evaluate(args, settings)
+    except RagError as exc:
+        print(f"rag eval: harness error: {exc}", file=sys.stderr)
+        return EXIT_HARNESS
+
+
+def _progress(items, desc: str):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="q", file=sys.stderr, disable=None, leave=False)
+
+
+def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    gold_path = Path(args.gold or "eval/gold/test.jsonl")
+    items = load_gold(gold_path)
+    if args.api:
+        answerer = http_answerer(args.api, args.api_key)
+        manifest: dict[str, Any] = {"service": args.api}
+    else:
+        pipeline = _pipeline(settings)
+        answerer = pipeline_answerer(pipeline)
+        manifest = to_dict(pipeline.manifest)
+    results = run(items, answerer, lambda it: _progress(it, gold_path.name))
+    summary = aggregate(results)
+    provenance = {
+        "git_commit": _git_commit(),
+        "index_manifest": manifest,
+        "gold_file": gold_path.as_posix(),
+        "gold_sha256": gold_sha256(gold_path),
+        "settings": _redacted(settings),
+        "mode": "http" if args.api else "in-process",
+    }
+    run_dir = Path(args.out) / datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    paths = write_reports(run_dir, results=results, summary=summary, provenance=provenance)
+    print(format_terminal_table(summary))
+    print(f"reports: {', '.join(str(p) for p in paths.values())}")
+    if args.save_baseline:
+        BASELINE.parent.mkdir(parents=True, exist_ok=True)
+        for name in ("results.json", "summary.md"):
+            shutil.copyfile(paths[name], BASELINE.parent / name)
+        print(f"baseline saved to {BASELINE.parent}")
+    if not args.gate:
+        return 0
+    verdict = gate.check(summary, results, gate.load_thresholds(THRESHOLDS), gate.baseline_passes(BASELINE))
+    if verdict.passed:
+        print("gate: passed")
+        return 0
+    print("gate: FAILED", *[f"  - {f}" for f in verdict.failures], sep="\n")
+    return EXIT_GATE
+
+
+def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.answering import evidence
+
+    gold_path = Path(args.gold or "eval/gold/dev.jsonl")
+    items = load_gold(gold_path)
+    # Calibrate what retrieval finds, whatever threshold is configured now.
+    pipeline = _pipeline(replace(settings, answer=replace(settings.answer, min_evidence=0.0)))
+    inside, outside = [], []
+    for item in _progress(items, f"calibrating on {gold_path.name}"):
+        score = evidence(pipeline.answer(item.question).passages)
+        (inside if item.answerable else outside).append(score)
+    cal = fit_threshold(inside, outside)
+    provenance = {
+        "gold_file": gold_path.as_posix(),
+        "gold_sha256": gold_sha256(gold_path),
+        "model": pipeline.manifest.model_name,
+        "model_sha256": pipeline.manifest.model_sha256,
+        "index_version": pipeline.manifest.index_version,
+        "git_commit": _git_commit(),
+    }
+    write_calibration(settings.calibration_file, cal, provenance)
+    print(f"min_evidence = {cal.threshold} (balanced accuracy {cal.balanced_accuracy} on {len(items)} dev questions)")
+    print(f"in-scope evidence:     min {min(inside):.3f}  median {sorted(inside)[len(inside) // 2]:.3f}")
+    print(f"out-of-scope evidence: max {max(outside):.3f}  median {sorted(outside)[len(outside) // 2]:.3f}")
+    print(f"written to {settings.calibration_file}")
+    return 0
+
+
+def _pipeline(settings: Settings):  # type: ignore[no-untyped-def]
+    from rag.pipeline import Pipeline
+
+    return Pipeline.from_settings(settings)
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _redacted(settings: Settings) -> dict[str, Any]:
+    data: dict[str, Any] = to_dict(settings)
+    data = {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
+    data["server"] = dict(data["server"]) | {"api_keys": f"<{len(settings.server.api_keys)} key(s)>"}
+    return data

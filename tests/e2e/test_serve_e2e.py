@@ -1,0 +1,151 @@
+"""End to end: ``rag serve`` as a real process on 127.0.0.1, asked over HTTP.
+
+The server builds its own index into a temporary folder (about 15 s), so this test
+exercises the real model, index, pipeline, app factory, uvicorn and the socket.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+READY_TIMEOUT_S = 120.0
+STOP_TIMEOUT_S = 30.0
+
+# One paraphrased question per scenario; Scenario n is slide n + 3 of csp-for-sellers.md.
+SCENARIO_QUESTIONS = [
+    (4, "A partner is pitching a new CSP deal to one of my Enterprise Agreement customers. How do I engage?"),
+    (5, "How can I upsell or cross-sell into an account that already buys through CSP?"),
+    (6, "My CSP customer wants a new workload that their current partner cannot support. What now?"),
+    (7, "An existing CSP customer wants a new product and their partner can deliver it. What is my role?"),
+    (8, "The customer's Enterprise Agreement is up for renewal soon. How should I handle it?"),
+    (9, "A customer moved from EA to CSP and needs help with licensing support. Who provides it?"),
+    (10, "The customer wants to switch from their CSP partner to a different partner. What should I do?"),
+    (
+        11,
+        "A customer wants to leave CSP and go back to an EA or MCA with the account team. How do I respond?",
+    ),
+]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
+        self.process = process
+        self.base_url = base_url
+        self.log_path = log_path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("serve")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    env.update(
+        {
+            "RAG_INDEX_DIR": str(tmp / "index"),
+            "RAG_CORPUS_DIR": str(ROOT / "corpus"),
+            "RAG_LOG_FORMAT": "json",
+            "RAG_RATE_LIMIT_PER_MINUTE": "0",
+            "HF_HUB_OFFLINE": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    log_path = tmp / "server.log"
+    command = [sys.executable, "-m", "rag", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    started = Server(process, f"http://127.0.0.1:{port}", log_path)
+    try:
+        wait_until_ready(started)
+        yield started
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_until_ready(server: Server) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"server exited with {server.process.returncode}:\n{server.log()[-4000:]}")
+        try:
+            if httpx.get(f"{server.base_url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass  # not listening yet
+        time.sleep(0.5)
+    pytest.fail(f"server not ready within {READY_TIMEOUT_S:.0f} s:\n{server.log()[-4000:]}")
+
+
+def test_ready_summarises_the_index(server: Server) -> None:
+    body = httpx.get(f"{server.base_url}/readyz", timeout=5).json()
+    assert body["status"] == "ready"
+    assert body["n_documents"] >= 1 and body["n_chunks"] > 0
+    assert body["index_version"]
+
+
+@pytest.mark.parametrize(
+    ("slide", "question"), SCENARIO_QUESTIONS, ids=[f"slide{s}" for s, _ in SCENARIO_QUESTIONS]
+)
+def test_each_scenario_is_answered_from_its_slide(server: Server, slide: int, question: str) -> None:
+    r = httpx.post(f"{server.base_url}/v1/answer", json={"question": question}, timeout=60)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["abstained"] is False, body
+    assert body["citations"], body
+    first = body["citations"][0]
+    assert first["source"].endswith("csp-for-sellers.md")
+    assert first["slide"] == slide, (question, first)
+
+
+def test_search_and_sources_over_http(server: Server) -> None:
+    r = httpx.post(f"{server.base_url}/v1/search", json={"question": "EA renewal", "top_k": 3}, timeout=60)
+    assert r.status_code == 200
+    assert [hit["rank"] for hit in r.json()["results"]] == [1, 2, 3]
+    sources = httpx.get(f"{server.base_url}/v1/sources", timeout=10).json()["sources"]
+    slides = {part["slide"] for doc in sources for part in doc["parts"]}
+    assert set(range(4, 12)) <= slides
+
+
+def test_errors_metrics_and_json_access_log(server: Server) -> None:
+    r = httpx.get(f"{server.base_url}/no/such/route", headers={"x-request-id": "e2e-404"}, timeout=5)
+    assert r.status_code == 404
+    assert r.json()["error"]["request_id"] == "e2e-404" == r.headers["x-request-id"]
+    r = httpx.post(f"{server.base_url}/v1/answer", json={"question": "  "}, timeout=5)
+    assert r.status_code == 422
+    metrics = httpx.get(f"{server.base_url}/metrics", timeout=5).text
+    assert 'rag_index_info{index_version="' in metrics
+    assert 'route="/v1/answer"' in metrics
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        access = [json.loads(line) for line in server.log().splitlines() if '"request_id": "e2e-404"' in line]
+        if access:
+            assert access[0]["status"] == 404
+            return
+        time.sleep(0.1)
+    pytest.fail(f"no JSON access line for e2e-404:\n{server.log()[-3000:]}")
