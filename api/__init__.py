@@ -2,7 +2,7 @@
 
 Modules, each owning one thing: ``app`` (factory), ``routes`` (/v1), ``probes``
 (/healthz, /readyz, /metrics), ``schemas`` (wire types), ``mapping`` (core -> wire),
-``errors`` (the one error shape), ``bodies``, ``auth``, ``guards``, ``ratelimit``,
+``errors`` (the one error shape), ``context``, ``bodies``, ``auth``, ``guards``, ``ratelimit``,
 ``readiness``, ``observe`` (request ids, access log), ``metrics``, ``logs``, ``docs``
 (OpenAPI + offline Swagger UI) and ``server`` (uvicorn).
 """

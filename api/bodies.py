@@ -1,7 +1,7 @@
 """JSON request bodies: the content-type gate, the strict second look, the question rules.
 
 Size is capped by Litestar (``request_max_body_size``, 413) when the body is read;
-malformed JSON is Litestar's 400; schema violations are 422 (see :mod:`api.errors`).
+an undecodable body is a 400, a body that does not match the schema a 422.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ async def json_body(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRoute
     if media_type != "application/json" and not (
         media_type.startswith("application/") and media_type.endswith("+json")
     ):
-        shown = media_type or "none"
+        shown = media_type[:100] or "none"
         raise ApiError(
             415,
             "unsupported_media_type",
@@ -69,15 +69,19 @@ async def strict_body(request: Request[Any, Any, Any], wire_type: type[W]) -> W:
 def checked_question(question: str, max_chars: int) -> str:
     """The question unchanged if it is not blank and within ``max_chars``; else a 422.
 
+    The core checks again (and also refuses text without a letter or digit, e.g. ``"?!"``),
+    raising :class:`~rag.errors.InvalidQuestionError`, which is a 422 as well.
+
     Anything else is a valid question: other scripts, emoji, markup, control characters
     and SQL-looking text are text like any other to the pipeline.
     """
-    if not question.strip():
+    stripped = question.strip()
+    if not stripped:
         raise ApiError(422, "invalid_question", "the question is blank: ask something")
-    if len(question) > max_chars:
+    if len(stripped) > max_chars:  # counted without surrounding white space, as the core does
         raise ApiError(
             422,
             "invalid_question",
-            f"the question is {len(question)} characters long; the limit is {max_chars}",
+            f"the question is {len(stripped)} characters long; the limit is {max_chars}",
         )
     return question

@@ -50,9 +50,7 @@ def swagger_assets_dir() -> Traversable:
     try:
         return resources.files("swagger_ui") / "static"
     except ModuleNotFoundError:
-        raise DependencyError(
-            "the API docs page needs the Swagger UI assets: pip install swagger-ui-py"
-        ) from None
+        raise DependencyError("the API docs page needs the Swagger UI assets: pip install swagger-ui-py") from None
 
 
 class OfflineSwaggerPlugin(OpenAPIRenderPlugin):
@@ -133,9 +131,7 @@ def openapi_config(*, version: str, require_keys: bool) -> OpenAPIConfig:
         render_plugins=[OfflineSwaggerPlugin(swagger_assets_dir()), JsonRenderPlugin()],
         components=Components(
             security_schemes={
-                "BearerAuth": SecurityScheme(
-                    type="http", scheme="bearer", description="An API key as bearer token."
-                ),
+                "BearerAuth": SecurityScheme(type="http", scheme="bearer", description="An API key as bearer token."),
                 "ApiKeyAuth": SecurityScheme(
                     type="apiKey", name="X-API-Key", security_scheme_in="header", description="An API key."
                 ),

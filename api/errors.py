@@ -48,6 +48,9 @@ CODES: Mapping[int, str] = {
 }
 """Default ``code`` per status; :class:`ApiError` may name a more precise one."""
 
+MAX_ECHOED_PATH = 200
+"""Request paths quoted in messages and logs are cut to this length."""
+
 _ERROR_TEXT = {
     400: "Malformed JSON.",
     401: "API key missing or wrong (only when the server has keys configured).",
@@ -93,13 +96,14 @@ def request_id_of(request: Request[Any, Any, Any]) -> str:
 def error_response(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorResponse]:
     """The app's exception handler: turn any exception into the one error shape."""
     error = classify(exc, request)
-    if error.status >= 500:
+    if error.status >= 500 and not isinstance(exc, ApiError):  # ApiErrors are expected (e.g. loading)
         log.error(
-            "%s %s failed with %s (request_id=%s)",
+            "%s %s failed (request_id=%s): %s: %s",
             request.method,
-            request.url.path,
-            type(exc).__name__,
+            request.url.path[:MAX_ECHOED_PATH],
             request_id_of(request),
+            type(exc).__name__,
+            exc,
             exc_info=exc if error.code == "internal_error" else None,
         )
     body = ErrorResponse(
@@ -136,16 +140,13 @@ def _from_http_exception(exc: HTTPException, request: Request[Any, Any, Any]) ->
     if isinstance(exc, ValidationException):
         return ApiError(422, "invalid_request", _validation_message(exc), headers)
     if isinstance(exc, NotFoundException):
-        message = f"no such endpoint: {request.method} {request.url.path} (the API is described at /schema)"
+        path = request.url.path[:MAX_ECHOED_PATH]
+        message = f"no such endpoint: {request.method} {path} (the API is described at /schema)"
     elif isinstance(exc, MethodNotAllowedException):
         allowed = headers.get("allow") or headers.get("Allow") or "?"
-        message = f"{request.method} is not allowed on {request.url.path}; allowed: {allowed}"
+        message = f"{request.method} is not allowed on {request.url.path[:MAX_ECHOED_PATH]}; allowed: {allowed}"
     elif status == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
-        limit = (
-            request.route_handler.resolve_request_max_body_size()
-            if "route_handler" in request.scope
-            else None
-        )
+        limit = request.route_handler.resolve_request_max_body_size() if "route_handler" in request.scope else None
         message = f"request body is larger than {limit} bytes" if limit else "request body is too large"
     else:
         message = exc.detail or HTTPStatus(status).phrase

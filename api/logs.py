@@ -30,7 +30,11 @@ def log_access(
     duration_ms: float,
     client: str | None,
 ) -> None:
-    """Write one access line (INFO; 5xx lines at ERROR so they stand out)."""
+    """Write one access line: INFO, or WARNING for 5xx so they stand out.
+
+    503 stays INFO: it is expected while the index loads, and a failed load is logged
+    once, at ERROR, by :mod:`api.readiness`.
+    """
     fields = {
         "request_id": request_id,
         "method": method,
@@ -41,7 +45,7 @@ def log_access(
         "client": client,
     }
     access_log.log(
-        logging.ERROR if status >= 500 else logging.INFO,
+        logging.WARNING if status >= 500 and status != 503 else logging.INFO,
         '%s "%s %s" %d %.1fms request_id=%s',
         client or "-",
         method,

@@ -64,9 +64,7 @@ def _hit(p: Passage) -> SearchHit:
 
 def sources_response(sources: Iterable[SourceInfo], index_version: str) -> SourcesResponse:
     return SourcesResponse(
-        sources=[
-            SourceOut(source=s.source, title=s.title, parts=[_part(p) for p in s.parts]) for s in sources
-        ],
+        sources=[SourceOut(source=s.source, title=s.title, parts=[_part(p) for p in s.parts]) for s in sources],
         index_version=index_version,
     )
 

@@ -54,9 +54,7 @@ class RateLimiter:
 
     def _prune(self, now: float) -> None:
         full = [
-            caller
-            for caller, b in self._buckets.items()
-            if b.tokens + (now - b.updated) * self.rate >= self.capacity
+            caller for caller, b in self._buckets.items() if b.tokens + (now - b.updated) * self.rate >= self.capacity
         ]
         for caller in full:
             del self._buckets[caller]

@@ -91,9 +91,7 @@ class Readiness:
         )
 
 
-async def load(
-    readiness: Readiness, settings: Settings, loader: Loader, on_ready: Callable[[Service], None]
-) -> None:
+async def load(readiness: Readiness, settings: Settings, loader: Loader, on_ready: Callable[[Service], None]) -> None:
     """Run ``loader`` in a worker thread and record the outcome; never raises.
 
     A failure is logged (``RagError`` messages say what to do; anything else with its
@@ -103,6 +101,8 @@ async def load(
     try:
         # abandon_on_cancel: a shutdown during a long index build does not wait for it.
         pipeline = await anyio.to_thread.run_sync(loader, settings, abandon_on_cancel=True)
+        manifest = pipeline.manifest
+        on_ready(pipeline)
     except RagError as exc:
         readiness.state, readiness.failure = State.FAILED, type(exc).__name__
         log.error("pipeline failed to load: %s", exc)
@@ -112,8 +112,6 @@ async def load(
         log.exception("pipeline failed to load: unexpected %s", type(exc).__name__)
         return
     readiness.pipeline, readiness.state = pipeline, State.READY
-    on_ready(pipeline)
-    manifest = pipeline.manifest
     log.info(
         "ready: index %s (%d chunks from %d documents, model %s) loaded in %.1f s",
         manifest.index_version,

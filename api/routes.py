@@ -58,10 +58,9 @@ async def _run(metrics: Metrics, operation: str, fn: Callable[..., R], *args: An
     ),
     responses=error_specs(400, 401, 413, 415, 422, 429, 500, 503),
 )
-async def answer(
-    request: Request[Any, Any, Any], state: State, data: JSONBody[AnswerRequest]
-) -> AnswerResponse:
+async def answer(request: Request[Any, Any, Any], state: State, data: JSONBody[AnswerRequest]) -> AnswerResponse:
     context = context_of(state)
+    # `data` is Litestar's lenient parse (it also documents the body); the contract is strict.
     body = await strict_body(request, AnswerRequest)
     question = checked_question(body.question, context.settings.server.max_question_chars)
     service = context.readiness.service()
@@ -78,11 +77,9 @@ async def answer(
     description="Hybrid (dense + lexical) retrieval without answering; best first.",
     responses=error_specs(400, 401, 413, 415, 422, 429, 500, 503),
 )
-async def search(
-    request: Request[Any, Any, Any], state: State, data: JSONBody[SearchRequest]
-) -> SearchResponse:
+async def search(request: Request[Any, Any, Any], state: State, data: JSONBody[SearchRequest]) -> SearchResponse:
     context = context_of(state)
-    body = await strict_body(request, SearchRequest)
+    body = await strict_body(request, SearchRequest)  # see answer()
     question = checked_question(body.question, context.settings.server.max_question_chars)
     service = context.readiness.service()
     passages = await _run(context.metrics, "search", service.search, question, body.top_k)
@@ -106,9 +103,7 @@ SECURITY_SCHEMES = ("BearerAuth", "ApiKeyAuth")
 
 def v1_router(require_keys: bool) -> Router:
     """``/v1``: key check (when keys are configured) and rate limit on every route."""
-    security: list[SecurityRequirement] | None = (
-        [{name: []} for name in SECURITY_SCHEMES] if require_keys else None
-    )
+    security: list[SecurityRequirement] | None = [{name: []} for name in SECURITY_SCHEMES] if require_keys else None
     return Router(
         path="/v1",
         route_handlers=[answer, search, sources],

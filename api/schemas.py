@@ -56,16 +56,12 @@ class CitationOut(Struct, frozen=True):
 
     n: Annotated[int, Meta(examples=[1])]
     chunk_id: Annotated[str, Meta(examples=["csp-for-sellers.md#s8-c1"])]
-    source: Annotated[
-        str, Meta(description="Document path inside the corpus.", examples=["csp-for-sellers.md"])
-    ]
+    source: Annotated[str, Meta(description="Document path inside the corpus.", examples=["csp-for-sellers.md"])]
     slide: Annotated[int | None, Meta(examples=[8])]
     page: Annotated[int | None, Meta(examples=[None])]
     title: Annotated[str, Meta(examples=["Scenario 5"])]
     section: Annotated[str | None, Meta(examples=["What should the seller do?"])]
-    quote: Annotated[
-        str, Meta(examples=["If the customer wants to purchase via the Enterprise Agreement, ..."])
-    ]
+    quote: Annotated[str, Meta(examples=["If the customer wants to purchase via the Enterprise Agreement, ..."])]
     score: Annotated[float, Meta(examples=[0.71])]
 
 
@@ -100,9 +96,7 @@ class SearchHit(Struct, frozen=True):
     page: Annotated[int | None, Meta(examples=[None])]
     title: Annotated[str, Meta(examples=["Scenario 5"])]
     section: Annotated[str | None, Meta(examples=["What should the seller do?"])]
-    text: Annotated[
-        str, Meta(examples=["Customer has an upcoming EA renewal What should the seller do? ..."])
-    ]
+    text: Annotated[str, Meta(examples=["Customer has an upcoming EA renewal What should the seller do? ..."])]
 
 
 class SearchResponse(Struct, frozen=True):
@@ -160,9 +154,7 @@ class ErrorBody(Struct, frozen=True):
     status: Annotated[int, Meta(examples=[422])]
     code: Annotated[str, Meta(examples=["invalid_question"])]
     message: Annotated[str, Meta(examples=["the question is blank"])]
-    request_id: Annotated[
-        str, Meta(description="Echoes the X-Request-ID response header.", examples=["3b0c9d2e"])
-    ]
+    request_id: Annotated[str, Meta(description="Echoes the X-Request-ID response header.", examples=["3b0c9d2e"])]
 
 
 class ErrorResponse(Struct, frozen=True):

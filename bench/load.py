@@ -92,9 +92,7 @@ async def run(args: argparse.Namespace) -> tuple[Results, float]:
     results = Results()
     budget = [args.requests]
     questions = itertools.cycle(QUESTIONS)
-    async with httpx.AsyncClient(
-        base_url=args.url, headers=headers, limits=limits, timeout=args.timeout
-    ) as client:
+    async with httpx.AsyncClient(base_url=args.url, headers=headers, limits=limits, timeout=args.timeout) as client:
         health = await client.get("/readyz")
         if health.status_code != 200:
             raise SystemExit(f"{args.url}/readyz answered {health.status_code}: is the server ready?")
@@ -115,9 +113,7 @@ def report(results: Results, seconds: float) -> str:
     lines = [
         f"requests: {results.sent} in {seconds:.1f} s ({results.sent / seconds:.1f} req/s)",
         f"ok: {len(lat)}  errors: {sum(results.errors.values())}"
-        + (
-            f"  ({', '.join(f'{k}: {v}' for k, v in results.errors.most_common())})" if results.errors else ""
-        ),
+        + (f"  ({', '.join(f'{k}: {v}' for k, v in results.errors.most_common())})" if results.errors else ""),
     ]
     if lat:
         lines.append(

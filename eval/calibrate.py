@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ def fit_threshold(in_scope: Sequence[float], out_of_scope: Sequence[float]) -> C
     if not in_scope or not out_of_scope:
         raise ValueError("calibration needs both in-scope and out-of-scope questions")
     points = sorted(set(in_scope) | set(out_of_scope))
-    cuts = [points[0] - 1e-6] + [(a + b) / 2 for a, b in zip(points, points[1:], strict=False)] + [points[-1] + 1e-6]
+    cuts = [points[0] - 1e-6] + [(a + b) / 2 for a, b in pairwise(points)] + [points[-1] + 1e-6]
 
     def score(t: float) -> float:
         kept = sum(1 for v in in_scope if v >= t) / len(in_scope)
@@ -45,8 +46,10 @@ def write_calibration(path: Path, cal: Calibration, provenance: dict[str, Any]) 
         "_comment": "Written by `rag eval calibrate`; read by the service (RAG_CALIBRATION_FILE).",
         "thresholds": {"min_evidence": cal.threshold},
         "balanced_accuracy_on_dev": cal.balanced_accuracy,
-        "evidence": {"in_scope": [round(v, 4) for v in cal.in_scope],
-                     "out_of_scope": [round(v, 4) for v in cal.out_of_scope]},
+        "evidence": {
+            "in_scope": [round(v, 4) for v in cal.in_scope],
+            "out_of_scope": [round(v, 4) for v in cal.out_of_scope],
+        },
         "provenance": provenance,
     }
     tmp = path.with_suffix(".tmp")

@@ -93,7 +93,8 @@ def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
     items = load_gold(gold_path)
     # Calibrate what retrieval finds, whatever threshold is configured now.
     pipeline = _pipeline(replace(settings, answer=replace(settings.answer, min_evidence=0.0)))
-    inside, outside = [], []
+    inside: list[float] = []
+    outside: list[float] = []
     for item in _progress(items, f"calibrating on {gold_path.name}"):
         score = evidence(pipeline.answer(item.question).passages)
         (inside if item.answerable else outside).append(score)

@@ -184,8 +184,8 @@ def _cite(chosen: list[_Candidate]) -> tuple[tuple[Citation, ...], str]:
             order.append(cid)
             groups[cid] = []
         groups[cid].append(c)
-    citations = []
-    parts = []
+    citations: list[Citation] = []
+    parts: list[str] = []
     for n, cid in enumerate(order, start=1):
         group = sorted(groups[cid], key=lambda c: c.sentence.start)
         chunk = group[0].passage.chunk

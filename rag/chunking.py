@@ -14,7 +14,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from itertools import groupby
+from itertools import groupby, pairwise
 
 from rag.config import ChunkingConfig
 from rag.datatypes import Chunk, Document, Segment, Sentence
@@ -59,7 +59,7 @@ def embed_header(doc_title: str, title: str, section: str | None) -> str:
 def chunk_text(doc_text: str, run: Sequence[tuple[Segment, Sentence]]) -> str:
     """Sentences as in the source; pieces of different segments join with a newline."""
     out = [run[0][1].text]
-    for (prev_seg, prev), (seg, cur) in zip(run, run[1:], strict=False):
+    for (prev_seg, prev), (seg, cur) in pairwise(run):
         out.append(doc_text[prev.end : cur.start] if seg is prev_seg else "\n")
         out.append(cur.text)
     return "".join(out)

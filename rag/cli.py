@@ -18,6 +18,9 @@ from rag.config import Settings
 from rag.datatypes import Answer, Passage, to_dict
 from rag.errors import ConfigError, InvalidQuestionError, RagError
 
+FEEDBACK_DB = "feedback.sqlite3"
+"""File name of the feedback database inside RAG_DATA_DIR."""
+
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
@@ -49,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None, help="bind address (default 127.0.0.1 or RAG_HOST)")
     p.add_argument("--port", type=int, default=None, help="port (default 8000 or RAG_PORT)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default 1)")
+    p.add_argument("--allow-open", action="store_true",
+                   help="serve without API keys on a non-loopback address (not recommended)")
+
+    p = sub.add_parser("feedback", help="sellers' feedback on answers")
+    p.add_argument("action", choices=("export",), help="export: write the feedback as JSONL")
+    p.add_argument("--out", default="-", help="file to write (default: standard output)")
+    p.add_argument("--unhelpful", action="store_true", help="only answers marked not helpful")
 
     p = sub.add_parser("eval", help="evaluate answers against the gold questions")
     p.add_argument("action", nargs="?", choices=("run", "calibrate"), default="run",
@@ -138,7 +148,24 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host or server.host,
         port=args.port or server.port,
         workers=args.workers or server.workers,
+        allow_open=args.allow_open,
     )
+    return 0
+
+
+def _cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.feedback import FeedbackStore
+
+    store = FeedbackStore(settings.data_dir / FEEDBACK_DB)
+    if args.out == "-":
+        n = store.export_jsonl(sys.stdout, only_unhelpful=args.unhelpful)
+    else:
+        try:
+            with open(args.out, "w", encoding="utf-8") as out:
+                n = store.export_jsonl(out, only_unhelpful=args.unhelpful)
+        except OSError as exc:
+            raise ConfigError(f"--out {args.out} cannot be written ({exc.strerror})") from exc
+    print(f"{n} feedback record(s) exported", file=sys.stderr)
     return 0
 
 
@@ -186,4 +213,5 @@ _COMMANDS = {
     "search": _cmd_search,
     "serve": _cmd_serve,
     "eval": _cmd_eval,
+    "feedback": _cmd_feedback,
 }

@@ -143,6 +143,8 @@ class Settings:
     corpus_dir: Path = Path("corpus")
     index_dir: Path = Path("index")
     calibration_file: Path = Path("eval/calibration.json")
+    data_dir: Path = Path("data")
+    """Where the service keeps what it writes at run time (the feedback database)."""
     embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
@@ -162,6 +164,7 @@ class Settings:
         corpus_dir = Path(env.get("RAG_CORPUS_DIR", str(base.corpus_dir)))
         index_dir = Path(env.get("RAG_INDEX_DIR", str(base.index_dir)))
         calibration_file = Path(env.get("RAG_CALIBRATION_FILE", str(base.calibration_file)))
+        data_dir = Path(env.get("RAG_DATA_DIR", str(base.data_dir)))
 
         answer = _apply(base.answer, load_calibration(calibration_file))
         keys = _split(env.get("RAG_API_KEYS", ""))
@@ -172,6 +175,7 @@ class Settings:
             corpus_dir=corpus_dir,
             index_dir=index_dir,
             calibration_file=calibration_file,
+            data_dir=data_dir,
             embedding=EmbeddingConfig(
                 model=env.get("RAG_EMBED_MODEL", base.embedding.model),
                 batch_size=_int(env, "RAG_EMBED_BATCH_SIZE", base.embedding.batch_size, 1),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -56,6 +57,9 @@ class SentenceTransformerEmbedder:
         self.dimension = int(model.get_embedding_dimension())
         self.max_tokens = int(model.max_seq_length)
         self._batch_size = batch_size
+        # One forward pass at a time: concurrent torch calls on a 2-core CPU only
+        # oversubscribe the cores, and serialising keeps the model thread-safe.
+        self._lock = threading.Lock()
 
     @classmethod
     def load(cls, cfg: EmbeddingConfig) -> SentenceTransformerEmbedder:
@@ -79,13 +83,14 @@ class SentenceTransformerEmbedder:
     def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._model.encode(
-            texts,
-            batch_size=self._batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=show_progress,
-        )
+        with self._lock:
+            vectors = self._model.encode(
+                texts,
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=show_progress,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def token_counter(self) -> TokenCounter:

@@ -40,7 +40,7 @@ class ModelError(RagError):
     """The embedding model cannot be loaded, or its weights fail verification."""
 
 
-class IndexError_(RagError):  # noqa: N801 - trailing underscore avoids shadowing the builtin
+class IndexError_(RagError):  # the trailing underscore avoids shadowing the builtin
     """Base class for problems with the built index."""
 
 

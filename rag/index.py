@@ -95,13 +95,16 @@ class DenseIndex:
         return int(self._index.ntotal)
 
     def vectors(self) -> np.ndarray:
-        return self._index.reconstruct_n(0, self._index.ntotal) if self.size else np.zeros((0, self._index.d), np.float32)
+        if not self.size:
+            return np.zeros((0, self._index.d), np.float32)
+        return self._index.reconstruct_n(0, self._index.ntotal)
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """``(row, cosine)`` of the ``k`` nearest rows, best first."""
         if self.size == 0:
             return []
-        scores, rows = self._index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), min(k, self.size))
+        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        scores, rows = self._index.search(q, min(k, self.size))
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
 
     def save(self, path: Path) -> None:

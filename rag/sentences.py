@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from itertools import pairwise
 
 from rag.datatypes import Sentence
 
@@ -26,9 +27,60 @@ _LOWER_WORD = re.compile(r"[a-z][a-z'’-]*")
 _CAPITALISED = re.compile(r"[A-Z][a-z]+")
 
 FUNCTION_WORDS = frozenset(
-    """a an the of to in into on at by for from with without as via under over through
-    and or nor but than then that this these those their your our its his her my
-    is are was were be been being not no both either neither each every any some""".split()
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "to",
+        "in",
+        "into",
+        "on",
+        "at",
+        "by",
+        "for",
+        "from",
+        "with",
+        "without",
+        "as",
+        "via",
+        "under",
+        "over",
+        "through",
+        "and",
+        "or",
+        "nor",
+        "but",
+        "than",
+        "then",
+        "that",
+        "this",
+        "these",
+        "those",
+        "their",
+        "your",
+        "our",
+        "its",
+        "his",
+        "her",
+        "my",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "not",
+        "no",
+        "both",
+        "either",
+        "neither",
+        "each",
+        "every",
+        "any",
+        "some",
+    ]
 )
 
 
@@ -66,7 +118,7 @@ def _sentence_spans(text: str) -> Iterable[tuple[int, int]]:
 def _bullet_spans(text: str, start: int, end: int, words: frozenset[str]) -> Iterable[tuple[int, int]]:
     tokens = list(_WORD.finditer(text, start, end))
     cut = start
-    for prev, nxt in zip(tokens, tokens[1:], strict=False):
+    for prev, nxt in pairwise(tokens):
         if _is_bullet_break(prev.group(0), nxt.group(0), words):
             yield from _trimmed(text, cut, prev.end())
             cut = nxt.start()

@@ -73,9 +73,7 @@ def test_a_wrong_key_is_a_401(keyed, pipeline, headers):
 def test_the_key_is_checked_before_the_body(keyed):
     """No key: 401 even for a body that would be a 413, 415 or 422."""
     assert (
-        keyed.post(
-            "/v1/answer", content=b"x" * 100_000, headers={"content-type": "application/json"}
-        ).status_code
+        keyed.post("/v1/answer", content=b"x" * 100_000, headers={"content-type": "application/json"}).status_code
         == 401
     )
     assert keyed.post("/v1/answer", content=b"x", headers={"content-type": "text/plain"}).status_code == 401

@@ -24,9 +24,7 @@ def test_docs_page_loads_nothing_from_other_hosts(client, path):
 
 def test_only_the_three_swagger_assets_are_served(client):
     assert (
-        client.get("/schema/swagger-assets/swagger-ui-bundle.js")
-        .headers["content-type"]
-        .startswith("text/javascript")
+        client.get("/schema/swagger-assets/swagger-ui-bundle.js").headers["content-type"].startswith("text/javascript")
     )
     assert client.get("/schema/swagger-assets/swagger-ui.css").headers["content-type"].startswith("text/css")
     for name in ("swagger-editor.js", "index.css", "..%2F__init__.py", "LICENSE"):
@@ -43,9 +41,7 @@ def test_openapi_document_describes_the_api(client):
     assert answer["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/AnswerRequest")
     for status in ("200", "400", "413", "415", "422", "429", "500", "503"):
         assert status in answer["responses"], status
-    assert answer["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith(
-        "/ErrorResponse"
-    )
+    assert answer["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
 
 
 @pytest.mark.parametrize(

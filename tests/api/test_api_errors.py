@@ -121,9 +121,7 @@ def test_422_invalid_answer_bodies(client, pipeline, body, code):
 
 @pytest.mark.parametrize("top_k", [0, 51, True, "10", 10.0, None])
 def test_422_invalid_search_top_k(client, top_k):
-    assert_error(
-        client.post("/v1/search", json={"question": "renewal", "top_k": top_k}), 422, "invalid_request"
-    )
+    assert_error(client.post("/v1/search", json={"question": "renewal", "top_k": top_k}), 422, "invalid_request")
 
 
 def test_422_names_the_offending_field(client):
@@ -140,9 +138,7 @@ def test_422_question_limit_follows_the_setting(make_client):
 
 def test_invalid_question_from_the_core_is_a_422(make_client, pipeline):
     pipeline.fail_with = InvalidQuestionError("the question is not text the model can read")
-    error = assert_error(
-        make_client().post("/v1/answer", json={"question": "renewal"}), 422, "invalid_question"
-    )
+    error = assert_error(make_client().post("/v1/answer", json={"question": "renewal"}), 422, "invalid_question")
     assert error["message"] == "the question is not text the model can read"
 
 
@@ -209,13 +205,43 @@ def test_pipeline_exceptions_map_to_a_status_and_hide_their_details(make_client,
 def test_500_is_logged_with_its_traceback_and_request_id(make_client, pipeline, caplog):
     pipeline.fail_with = RuntimeError("boom")
     with caplog.at_level("ERROR", logger="rag.api"):
-        r = make_client().post(
-            "/v1/answer", json={"question": "renewal"}, headers={"x-request-id": "req-500"}
-        )
+        r = make_client().post("/v1/answer", json={"question": "renewal"}, headers={"x-request-id": "req-500"})
     assert_error(r, 500)
     (record,) = [rec for rec in caplog.records if rec.name == "rag.api"]
-    assert "req-500" in record.getMessage()
+    assert "req-500" in record.getMessage() and "RuntimeError: boom" in record.getMessage()
     assert record.exc_info is not None
+
+
+def test_index_errors_are_logged_with_their_message_not_a_traceback(make_client, pipeline, caplog):
+    pipeline.fail_with = IndexCorruptError("vectors.npy is truncated: run `rag index`")
+    with caplog.at_level("ERROR", logger="rag.api"):
+        assert_error(make_client().get("/v1/sources"), 503, "index_unavailable")
+    (record,) = [rec for rec in caplog.records if rec.name == "rag.api"]
+    assert "vectors.npy is truncated: run `rag index`" in record.getMessage()
+    assert record.exc_info is None
+
+
+def test_expected_503s_while_loading_are_not_logged_as_errors(pipeline, caplog):
+    import threading
+
+    from litestar.testing import TestClient
+
+    from api.app import create_app
+    from rag.config import Settings
+
+    release = threading.Event()
+    with (
+        caplog.at_level("ERROR", logger="rag.api"),
+        TestClient(create_app(Settings(), loader=lambda _: release.wait(10) and pipeline)) as client,
+    ):
+        assert_error(client.get("/v1/sources"), 503, "not_ready")
+        release.set()
+    assert not [rec for rec in caplog.records if rec.name == "rag.api"]
+
+
+def test_a_long_unknown_path_is_not_echoed_in_full(client):
+    message = assert_error(client.get("/" + "x" * 5000), 404)["message"]
+    assert len(message) < 300
 
 
 def test_every_error_status_shares_one_shape(make_client, pipeline):
@@ -227,9 +253,7 @@ def test_every_error_status_shares_one_shape(make_client, pipeline):
         401: client.get("/v1/sources"),
         404: client.get("/missing"),
         405: client.put("/v1/answer"),
-        413: client.post(
-            "/v1/answer", content=b"x" * 70_000, headers={**auth, "content-type": "application/json"}
-        ),
+        413: client.post("/v1/answer", content=b"x" * 70_000, headers={**auth, "content-type": "application/json"}),
     }
     client = make_client(api_keys=("good-key",), rate_limit_per_minute=0)
     seen[415] = client.post("/v1/answer", content=b"{}", headers={**auth, "content-type": "text/plain"})

@@ -55,9 +55,13 @@ def test_not_ready_while_loading_then_ready(pipeline):
     assert seen == [SETTINGS]
 
 
-@pytest.mark.parametrize(
-    "exc", [IndexMismatchError("built from another corpus: run `rag index`"), OSError("disk")]
-)
+class NoManifest:
+    @property
+    def manifest(self):
+        raise OSError("manifest.json vanished")
+
+
+@pytest.mark.parametrize("exc", [IndexMismatchError("built from another corpus: run `rag index`"), OSError("disk")])
 def test_a_failed_load_keeps_serving_and_says_so(exc, caplog):
     def failing_loader(settings):
         raise exc
@@ -127,3 +131,11 @@ def test_the_factory_reads_settings_from_the_environment(monkeypatch):
     assert context.keys.enabled
     assert context.limiter is None
     assert context.settings.server.api_keys == ("env-key",)
+
+
+def test_a_pipeline_whose_manifest_fails_is_a_failed_load_not_a_crash():
+    with TestClient(create_app(SETTINGS, loader=lambda _: NoManifest())) as client:
+        r = wait_until_ready(client)
+        assert r.status_code == 503
+        assert "OSError" in r.json()["error"]["message"]
+        assert client.get("/healthz").status_code == 200

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,26 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.scenario_questions import SCENARIO_QUESTIONS
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 30.0
-
-# One paraphrased question per scenario; Scenario n is slide n + 3 of csp-for-sellers.md.
-SCENARIO_QUESTIONS = [
-    (4, "A partner is pitching a new CSP deal to one of my Enterprise Agreement customers. How do I engage?"),
-    (5, "How can I upsell or cross-sell into an account that already buys through CSP?"),
-    (6, "My CSP customer wants a new workload that their current partner cannot support. What now?"),
-    (7, "An existing CSP customer wants a new product and their partner can deliver it. What is my role?"),
-    (8, "The customer's Enterprise Agreement is up for renewal soon. How should I handle it?"),
-    (9, "A customer moved from EA to CSP and needs help with licensing support. Who provides it?"),
-    (10, "The customer wants to switch from their CSP partner to a different partner. What should I do?"),
-    (
-        11,
-        "A customer wants to leave CSP and go back to an EA or MCA with the account team. How do I respond?",
-    ),
-]
 
 
 def free_port() -> int:
@@ -109,9 +97,7 @@ def test_ready_summarises_the_index(server: Server) -> None:
     assert body["index_version"]
 
 
-@pytest.mark.parametrize(
-    ("slide", "question"), SCENARIO_QUESTIONS, ids=[f"slide{s}" for s, _ in SCENARIO_QUESTIONS]
-)
+@pytest.mark.parametrize(("slide", "question"), SCENARIO_QUESTIONS, ids=[f"slide{s}" for s, _ in SCENARIO_QUESTIONS])
 def test_each_scenario_is_answered_from_its_slide(server: Server, slide: int, question: str) -> None:
     r = httpx.post(f"{server.base_url}/v1/answer", json={"question": question}, timeout=60)
     assert r.status_code == 200, r.text
@@ -121,6 +107,24 @@ def test_each_scenario_is_answered_from_its_slide(server: Server, slide: int, qu
     first = body["citations"][0]
     assert first["source"].endswith("csp-for-sellers.md")
     assert first["slide"] == slide, (question, first)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Qu'est-ce que je fais pour un renouvellement EA ? 🤔",
+        "顧客がCSPからEAに移行したい場合は？",
+        "<script>alert('renewal')</script>",
+        "'; DROP TABLE chunks; --",
+        "renewal\x00\x07\u200b\x1b[31m",
+        "renewal " + "x" * 1992,
+    ],
+    ids=["french-emoji", "japanese", "markup", "sql", "control-chars", "2000-chars"],
+)
+def test_odd_but_valid_questions_get_a_normal_answer(server: Server, question: str) -> None:
+    r = httpx.post(f"{server.base_url}/v1/answer", json={"question": question}, timeout=60)
+    assert r.status_code == 200, r.text
+    assert isinstance(r.json()["abstained"], bool)
 
 
 def test_search_and_sources_over_http(server: Server) -> None:
@@ -149,3 +153,44 @@ def test_errors_metrics_and_json_access_log(server: Server) -> None:
             return
         time.sleep(0.1)
     pytest.fail(f"no JSON access line for e2e-404:\n{server.log()[-3000:]}")
+
+
+def test_docs_page_works_in_a_browser_without_leaving_loopback(server: Server) -> None:
+    """Swagger UI renders and runs a request with every other host blocked."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    leaked: list[str] = []
+
+    def only_loopback(route) -> None:  # type: ignore[no-untyped-def]
+        if route.request.url.startswith(server.base_url):
+            route.continue_()
+        else:
+            leaked.append(route.request.url)
+            route.abort()
+
+    with sync_api.sync_playwright() as p:
+        try:
+            browser = p.chromium.launch()
+        except sync_api.Error:
+            system = shutil.which("chromium") or shutil.which("chromium-browser")
+            if system is None:
+                pytest.skip("no Chromium for Playwright (run `playwright install chromium`)")
+            browser = p.chromium.launch(executable_path=system)
+        try:
+            page = browser.new_page()
+            page.route("**/*", only_loopback)
+            page_errors: list[str] = []
+            page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+            page.goto(f"{server.base_url}/schema")
+            page.wait_for_selector(".opblock", timeout=15_000)
+            paths = page.locator(".opblock-summary-path").all_inner_texts()
+            assert {"/v1/answer", "/v1/search", "/v1/sources"} <= set(paths)
+            page.locator("#operations-v1-V1AnswerAnswer").click()
+            page.get_by_role("button", name="Try it out").click()
+            page.get_by_role("button", name="Execute").click()
+            page.wait_for_selector(".live-responses-table .response .response-col_status", timeout=30_000)
+            status = page.locator(".live-responses-table .response .response-col_status").first.inner_text()
+            assert status.strip() == "200"
+        finally:
+            browser.close()
+    assert leaked == []
+    assert page_errors == []

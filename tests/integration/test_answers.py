@@ -8,18 +8,7 @@ import re
 import pytest
 
 from tests.conftest import ROOT
-
-# One paraphrase per scenario (none copies the slide) that must retrieve its slide first.
-SCENARIO_QUESTIONS = [
-    (4, "A partner is pitching CSP to one of my EA accounts, should I co-sell with them?"),
-    (5, "where do I look for upsell leads in a CSP account"),
-    (6, "customer needs a product their reseller doesn't offer"),
-    (7, "partner is able to support the new product for our CSP customer, how do I formalize the co-sell?"),
-    (8, "My customer's Enterprise Agreement is up for renewal soon. How should I handle it?"),
-    (9, "after moving to CSP can the customer still get Premier support?"),
-    (10, "is there tooling for partner to partner transitions"),
-    (11, "is moving from breadth to enterprise motion a good idea"),
-]
+from tests.scenario_questions import SCENARIO_QUESTIONS
 
 OUT_OF_SCOPE = [
     "What is today's stock price?",
@@ -34,6 +23,7 @@ OUT_OF_SCOPE = [
 @pytest.mark.parametrize(("slide", "question"), SCENARIO_QUESTIONS)
 def test_scenario_paraphrase_retrieves_its_slide_first(pipeline, slide: int, question: str) -> None:  # type: ignore[no-untyped-def]
     assert pipeline.search(question, 5)[0].chunk.slide == slide
+    assert pipeline.answer(question).citations[0].slide == slide
 
 
 def test_billing_question_cites_slide_9_first(pipeline) -> None:  # type: ignore[no-untyped-def]

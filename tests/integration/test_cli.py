@@ -17,7 +17,11 @@ def _rag(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> sub
     base = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     return subprocess.run(
         [sys.executable, "-m", "rag", *args],
-        cwd=cwd, env=base | (env or {}), capture_output=True, text=True, timeout=300,
+        cwd=cwd,
+        env=base | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -49,7 +53,9 @@ def test_ask_json_and_search(cli_env: dict[str, str]) -> None:
         (("frobnicate",), 2, "invalid choice"),
     ],
 )
-def test_bad_input_is_one_line_and_non_zero(cli_env: dict[str, str], args: tuple[str, ...], code: int, message: str) -> None:
+def test_bad_input_is_one_line_and_non_zero(
+    cli_env: dict[str, str], args: tuple[str, ...], code: int, message: str
+) -> None:
     out = _rag(*args, env=cli_env)
     assert out.returncode == code
     assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1
@@ -57,7 +63,9 @@ def test_bad_input_is_one_line_and_non_zero(cli_env: dict[str, str], args: tuple
 
 
 def test_missing_corpus_and_unreadable_index(tmp_path: Path) -> None:
-    out = _rag("ask", "hello there", env={"RAG_CORPUS_DIR": str(tmp_path / "none"), "RAG_INDEX_DIR": str(tmp_path / "i")})
+    out = _rag(
+        "ask", "hello there", env={"RAG_CORPUS_DIR": str(tmp_path / "none"), "RAG_INDEX_DIR": str(tmp_path / "i")}
+    )
     assert out.returncode == 1 and "corpus folder" in out.stderr and "Traceback" not in out.stderr
     broken = tmp_path / "broken"
     broken.mkdir()

@@ -68,15 +68,16 @@ def test_changed_corpus_or_model_marks_index_stale(tmp_path: Path, corpus_copy: 
     assert any("other-model" in r for r in stale_reasons(index.manifest, other_model))
     # refused with a message when auto-rebuild is off ...
     strict = replace(settings, index=replace(settings.index, auto_rebuild=False))
-    with pytest.raises(IndexMismatchError, match="changed. Run `rag index`"):
+    with pytest.raises(IndexMismatchError, match=r"changed\. Run `rag index`"):
         Pipeline.from_settings(strict, embedder=embedder)
     # ... rebuilt by default
     rebuilt = Pipeline.from_settings(settings, embedder=embedder)
     assert rebuilt.manifest.index_version != index.manifest.index_version
 
 
-def test_interrupted_build_leaves_previous_index(tmp_path: Path, corpus_copy: Path, embedder,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_interrupted_build_leaves_previous_index(
+    tmp_path: Path, corpus_copy: Path, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
     settings = settings_for(index_dir=tmp_path / "idx", corpus_dir=corpus_copy)
     good = build_index(settings, embedder)
     (corpus_copy / "extra.md").write_text("# Extra\n\nSome extra guidance.\n")
@@ -99,7 +100,7 @@ def test_altered_artifact_is_detected(tmp_path: Path, corpus_copy: Path, embedde
     build_index(settings, embedder)
     chunks = current_build(settings.index_dir) / "chunks.jsonl"
     chunks.write_text(chunks.read_text()[:-100])
-    with pytest.raises(IndexCorruptError, match="chunks.jsonl is missing or altered"):
+    with pytest.raises(IndexCorruptError, match=r"chunks\.jsonl is missing or altered"):
         load_index(settings.index_dir)
     # and the pipeline rebuilds rather than serving a broken index
     assert Pipeline.from_settings(settings, embedder=embedder).manifest.n_chunks > 0

@@ -24,7 +24,9 @@ def test_deck_has_13_slides_with_titles(deck) -> None:  # type: ignore[no-untype
     assert titles[3] == "Cloud Solution Provider (CSP) sales scenarios covered"
     assert titles[4] == "Scenario 1: New CSP deal being pitched by a partner to an EA customer"
     assert titles[8] == "Scenario 5: Customer has an upcoming EA renewal"
-    assert titles[10] == "Scenario 7: Customer needs to change from current partner to another partner selling through CSP"
+    assert titles[10] == (
+        "Scenario 7: Customer needs to change from current partner to another partner selling through CSP"
+    )
     assert titles[12] == "Learn more about CSP and other cloud service purchasing options"
     assert titles[13] == "Thank you."
 

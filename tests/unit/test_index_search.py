@@ -70,8 +70,22 @@ def _chunk(cid: str, slide: int, sentences: list[str]) -> Chunk:
     for s in sentences:
         spans.append(Sentence(s, pos, pos + len(s)))
         pos += len(s) + 1
-    return Chunk(cid, "doc.md", "Doc", slide, None, f"Slide {slide}", "Section", text,
-                 spans[0].start, spans[-1].end, text, tuple(spans), 10, 12)
+    return Chunk(
+        cid,
+        "doc.md",
+        "Doc",
+        slide,
+        None,
+        f"Slide {slide}",
+        "Section",
+        text,
+        spans[0].start,
+        spans[-1].end,
+        text,
+        tuple(spans),
+        10,
+        12,
+    )
 
 
 def test_compose_answer_cites_verbatim_sentences_and_abstains() -> None:
@@ -87,8 +101,14 @@ def test_compose_answer_cites_verbatim_sentences_and_abstains() -> None:
     b = _chunk("b", 4, ["Sellers support too.", "Billing is also done by partners."])
     passages = [Passage(a, 0.03, 1, 0.8, 2.0), Passage(b, 0.02, 2, 0.7, 1.0)]
     cfg = AnswerConfig(min_evidence=0.5, duplicate_threshold=0.95)
-    answer = compose_answer("who gives billing support?", passages, q,
-                            lambda _src, s: vecs[s.text] / np.linalg.norm(vecs[s.text]), cfg, "v1")
+    answer = compose_answer(
+        "who gives billing support?",
+        passages,
+        q,
+        lambda _src, s: vecs[s.text] / np.linalg.norm(vecs[s.text]),
+        cfg,
+        "v1",
+    )
     assert not answer.abstained and answer.citations[0].slide == 9
     assert answer.text.startswith("Partners give billing support. [1]")
     assert "Unrelated remark." not in answer.text
