@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import msgspec
+
 from api.schemas import (
     AnswerResponse,
     CitationOut,
+    FeedbackRequest,
+    FeedbackResponse,
     PartOut,
     ReadyResponse,
     SearchHit,
@@ -15,6 +19,7 @@ from api.schemas import (
     SourcesResponse,
 )
 from rag.datatypes import Answer, Citation, Manifest, Part, Passage, SourceInfo
+from rag.feedback import Feedback
 
 
 def answer_response(answer: Answer) -> AnswerResponse:
@@ -82,3 +87,23 @@ def ready_response(manifest: Manifest) -> ReadyResponse:
         n_documents=manifest.n_documents,
         built_at=manifest.built_at,
     )
+
+
+def feedback_record(body: FeedbackRequest, question: str) -> Feedback:
+    """The stored record; a blank comment is stored as no comment."""
+    comment = body.comment.strip() if body.comment is not None else ""
+    return Feedback(
+        helpful=body.helpful,
+        question=question,
+        answer=body.answer,
+        abstained=body.abstained,
+        citations=[msgspec.structs.asdict(c) for c in body.citations],
+        index_version=body.index_version,
+        comment=comment or None,
+    )
+
+
+def feedback_response(saved: Feedback) -> FeedbackResponse:
+    if saved.id is None:  # pragma: no cover - FeedbackStore.add always returns the new row's id
+        raise ValueError("the feedback store returned a record without an id")
+    return FeedbackResponse(id=saved.id, created_at=saved.created_at)

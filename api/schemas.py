@@ -131,6 +131,45 @@ class SourcesResponse(Struct, frozen=True):
     index_version: Annotated[str, Meta(examples=["20250819T173302Z-3f2a"])]
 
 
+Text = Annotated[str, Meta(max_length=4000)]
+"""A short piece of text echoed back from an answer (title, section, quote, id)."""
+
+
+class FeedbackCitation(Struct, frozen=True, forbid_unknown_fields=True):
+    """A citation of the answer, echoed back as the seller saw it (see :class:`CitationOut`)."""
+
+    n: Annotated[int, Meta(ge=1, le=100, examples=[1])]
+    source: Annotated[str, Meta(min_length=1, max_length=500, examples=["csp-for-sellers.md"])]
+    slide: Annotated[int | None, Meta(ge=0, examples=[9])] = None
+    page: Annotated[int | None, Meta(ge=0, examples=[None])] = None
+    chunk_id: Annotated[str, Meta(max_length=500)] = ""
+    title: Text = ""
+    section: Text | None = None
+    quote: Text = ""
+    score: float | None = None
+
+
+class FeedbackRequest(Struct, frozen=True, forbid_unknown_fields=True):
+    """A seller's verdict on one answer, with the answer as they saw it."""
+
+    question: Question
+    answer: Annotated[str, Meta(max_length=20_000, description="The answer text as shown, [n] markers included.")]
+    abstained: bool
+    citations: Annotated[list[FeedbackCitation], Meta(max_length=50)]
+    index_version: Annotated[str, Meta(min_length=1, max_length=200, examples=["20250819T173302Z-3f2a"])]
+    helpful: Annotated[bool, Meta(description="true: helpful; false: not helpful.")]
+    comment: Annotated[
+        str | None, Meta(max_length=2000, description="Optional free text (at most 2,000 characters).")
+    ] = None
+
+
+class FeedbackResponse(Struct, frozen=True):
+    """The feedback was stored durably (committed to disk) under ``id``."""
+
+    id: Annotated[int, Meta(ge=1, examples=[17])]
+    created_at: Annotated[str, Meta(examples=["2025-08-19T17:41:03.120+00:00"])]
+
+
 class HealthResponse(Struct, frozen=True):
     """The process is up (says nothing about the index)."""
 

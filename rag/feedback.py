@@ -136,7 +136,7 @@ class FeedbackStore:
                 "question": fb.question,
                 "answer": fb.answer,
                 "abstained": fb.abstained,
-                "cited_slides": sorted({c.get("slide") for c in fb.citations if c.get("slide") is not None}),
+                "cited_slides": sorted({int(c["slide"]) for c in fb.citations if c.get("slide") is not None}),
                 "citations": list(fb.citations),
                 "index_version": fb.index_version,
             }

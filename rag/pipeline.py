@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from rag.answering import compose_answer, validate_question
+from rag.batching import LRU, MicroBatcher, normalise_question
 from rag.builder import build_index, build_spec, token_counter
 from rag.config import Settings
 from rag.datatypes import Answer, Manifest, Passage, Sentence, SourceInfo
-from rag.embedding import Embedder, SentenceTransformerEmbedder
+from rag.embedding import Embedder, load_embedder
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.index import Index, load_index, stale_reasons
 from rag.retrieval import Retriever
 
 log = logging.getLogger(__name__)
+
+MODELS_DIR = "models"
+"""Folder inside the index folder for exported models (the ONNX cache)."""
 
 
 class Pipeline:
@@ -24,7 +29,10 @@ class Pipeline:
         self.settings = settings
         self.index = index
         self.embedder = embedder
-        self.retriever = Retriever(index, embedder, settings.retrieval)
+        emb = settings.embedding
+        self.batcher = MicroBatcher(embedder.encode, window=emb.batch_window_ms / 1000, max_batch=emb.max_batch)
+        self.retriever = Retriever(index, embedder, settings.retrieval, self.batcher.encode_one)
+        self._answers: LRU[tuple[str, int | None], Answer] = LRU(settings.answer.cache_size)
 
     @property
     def manifest(self) -> Manifest:
@@ -44,7 +52,7 @@ class Pipeline:
         With ``settings.index.auto_rebuild`` off, a missing or stale index raises
         instead, with the reason and the command that fixes it.
         """
-        embedder = embedder or SentenceTransformerEmbedder.load(settings.embedding)
+        embedder = embedder or load_embedder(settings.embedding, settings.index_dir / MODELS_DIR)
         index = None if rebuild else _load_current(settings, embedder)
         if index is None:
             index = build_index(settings, embedder, progress=progress)
@@ -57,6 +65,11 @@ class Pipeline:
     def answer(self, question: str, top_k: int | None = None) -> Answer:
         started = time.perf_counter()
         q = validate_question(question, self.settings.server.max_question_chars)
+        key = (normalise_question(q), top_k)
+        cached = self._answers.get(key)
+        if cached is not None:
+            elapsed = (time.perf_counter() - started) * 1000
+            return _with_timing(replace(cached, question=q), {"cache_hit": 1.0, "total": elapsed})
         retrieval = self.retriever.retrieve(q, top_k)
         t_answer = time.perf_counter()
         answer = compose_answer(
@@ -73,7 +86,9 @@ class Pipeline:
             "answer": (now - t_answer) * 1000,
             "total": (now - started) * 1000,
         }
-        return _with_timing(answer, timing)
+        result = _with_timing(answer, timing)
+        self._answers.put(key, result)
+        return result
 
     def sources(self) -> tuple[SourceInfo, ...]:
         return self.index.sources
@@ -104,5 +119,4 @@ def _load_current(settings: Settings, embedder: Embedder) -> Index | None:
 
 
 def _with_timing(answer: Answer, timing: dict[str, float]) -> Answer:
-    rounded = {k: round(v, 3) for k, v in timing.items()}
-    return Answer(**{**{f: getattr(answer, f) for f in answer.__dataclass_fields__}, "timing_ms": rounded})
+    return replace(answer, timing_ms={k: round(v, 3) for k, v in timing.items()})

@@ -14,12 +14,13 @@ hit@1, so they are not used.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from rag.acronyms import expand
+from rag.batching import LRU, normalise_question
 from rag.config import RetrievalConfig
 from rag.datatypes import Passage
 from rag.embedding import Embedder
@@ -40,11 +41,17 @@ class Retrieval:
 
 
 class Retriever:
-    def __init__(self, index: Index, embedder: Embedder, cfg: RetrievalConfig) -> None:
+    def __init__(
+        self,
+        index: Index,
+        embedder: Embedder,
+        cfg: RetrievalConfig,
+        encode_query: Callable[[str], np.ndarray] | None = None,
+    ) -> None:
         self.index = index
-        self._embedder = embedder
         self._cfg = cfg
-        self._vectors = index.chunk_vectors()
+        self._encode = encode_query or (lambda text: embedder.encode([text])[0])
+        self._query_cache: LRU[str, np.ndarray] = LRU(cfg.query_cache_size)
         self._penalty = np.asarray(
             [cfg.navigational_penalty if c.navigational else 1.0 for c in index.chunks]
         )
@@ -53,7 +60,11 @@ class Retriever:
         k = k or self._cfg.top_k
         t0 = time.perf_counter()
         expanded = expand(question, self.index.acronyms)
-        query = self._embedder.encode([expanded])[0]
+        key = normalise_question(expanded)
+        query = self._query_cache.get(key)
+        if query is None:
+            query = self._encode(expanded)
+            self._query_cache.put(key, query)
         t1 = time.perf_counter()
         depth = max(self._cfg.candidates, k)
         lexical = self.index.lexical.search(expanded, depth)
@@ -68,7 +79,7 @@ class Retriever:
                 chunk=self.index.chunks[row],
                 score=round(score, 6),
                 rank=rank,
-                dense_score=round(float(self._vectors[row] @ query), 6),
+                dense_score=round(float(self.index.dense.vector(row) @ query), 6),
                 lexical_score=round(lexical_scores.get(row, 0.0), 6),
             )
             for rank, (row, score) in enumerate(fused[:k], start=1)

@@ -1,0 +1,132 @@
+"""ONNX Runtime embedder: the only module that imports ``onnxruntime`` and ``tokenizers``.
+
+The same weights as the sentence-transformers model, exported once by
+:func:`rag.embedding.export_onnx` (torch is needed only for that), verified against
+the torch encoder on a probe set, and cached next to the index keyed by the
+weights' sha256. Serving with it imports neither torch nor sentence-transformers,
+so a service with a current index and a verified export starts in about a second.
+Tokenisation uses the ``tokenizers`` library with the model's own ``tokenizer.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.errors import DependencyError, ModelError
+from rag.tokens import TokenCounter
+
+
+class OnnxEmbedder:
+    """Mean-pooled, L2-normalised sentence embeddings from an exported ONNX graph."""
+
+    backend = "onnx"
+
+    def __init__(
+        self, session: Any, tokenizer: Any, *, name: str, fingerprint: str, max_tokens: int, batch_size: int
+    ) -> None:
+        self._session = session
+        self._tokenizer = tokenizer
+        self._inputs = {i.name for i in session.get_inputs()}
+        self.name = name
+        self.fingerprint = fingerprint
+        self.max_tokens = max_tokens
+        self.dimension = int(session.get_outputs()[0].shape[-1])
+        self._batch_size = batch_size
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(
+        cls, onnx_path: Path, model_folder: Path, *, name: str, fingerprint: str, batch_size: int = 32
+    ) -> OnnxEmbedder:
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise DependencyError("the ONNX backend needs onnxruntime: pip install onnxruntime") from exc
+        max_tokens = model_max_tokens(model_folder)
+        try:
+            tokenizer = Tokenizer.from_file(str(model_folder / "tokenizer.json"))
+        except Exception as exc:
+            raise ModelError(f"{model_folder / 'tokenizer.json'} cannot be read ({exc})") from exc
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 0  # one per core
+        options.log_severity_level = 3
+        try:
+            session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise ModelError(f"ONNX model {onnx_path} cannot be loaded ({exc}): delete it to re-export") from exc
+        return cls(session, tokenizer, name=name, fingerprint=fingerprint, max_tokens=max_tokens,
+                   batch_size=batch_size)
+
+    def encode(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        encodings = self._tokenizer.encode_batch(texts)
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))  # less padding
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for lo in range(0, len(order), self._batch_size):
+            rows = order[lo : lo + self._batch_size]
+            out[rows] = self._run([encodings[i] for i in rows])
+        return out
+
+    def _run(self, encodings: list[Any]) -> np.ndarray:
+        length = min(max(len(e.ids) for e in encodings), self.max_tokens)
+        ids = np.zeros((len(encodings), length), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, e in enumerate(encodings):
+            n = min(len(e.ids), length)
+            ids[row, :n] = e.ids[:n]
+            mask[row, :n] = 1
+            if len(e.ids) > length:  # truncated: keep the closing special token, as the model does
+                ids[row, n - 1] = e.ids[-1]
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        with self._lock:
+            vectors = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+        return np.asarray(vectors, dtype=np.float32)
+
+    def token_counter(self) -> TokenCounter:
+        tokenizer = self._tokenizer
+
+        def count(text: str) -> int:
+            return len(tokenizer.encode(text).ids)
+
+        return TokenCounter(f"model:{self.name}", count)
+
+
+def model_max_tokens(folder: Path) -> int:
+    """The model's window from its sentence-transformers config (512 when unstated)."""
+    config = folder / "sentence_bert_config.json"
+    if config.is_file():
+        value = json.loads(config.read_text(encoding="utf-8")).get("max_seq_length")
+        if isinstance(value, int) and value > 0:
+            return value
+    return 512
+
+
+def mean_pooling_only(folder: Path) -> bool:
+    """True when the model is a transformer + mean pooling (+ normalisation): what the export reproduces."""
+    modules_file = folder / "modules.json"
+    if not modules_file.is_file():
+        return False
+    modules = json.loads(modules_file.read_text(encoding="utf-8"))
+    kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules]
+    if not kinds or kinds[0] != "Transformer" or any(k not in ("Transformer", "Pooling", "Normalize") for k in kinds):
+        return False
+    pooling = next((m for m in modules if m.get("type", "").endswith("Pooling")), None)
+    if pooling is None:
+        return False
+    config = folder / pooling.get("path", "1_Pooling") / "config.json"
+    if not config.is_file():
+        return False
+    modes = json.loads(config.read_text(encoding="utf-8"))
+    others = [k for k, v in modes.items() if k.startswith("pooling_mode_") and v and k != "pooling_mode_mean_tokens"]
+    return bool(modes.get("pooling_mode_mean_tokens")) and not others
