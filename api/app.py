@@ -21,12 +21,15 @@ from api.auth import KeyRing
 from api.context import STATE_KEY, ApiContext, context_of
 from api.docs import openapi_config
 from api.errors import error_response
+from api.feedback import FEEDBACK_STATE_KEY, FeedbackSink, feedback_router
 from api.metrics import Metrics
 from api.observe import REQUEST_ID_HEADER, RequestObserver
+from api.page import PAGE_ROUTES
 from api.probes import PROBES
 from api.ratelimit import RateLimiter
 from api.readiness import Loader, Readiness, Service, load, load_pipeline
 from api.routes import v1_router
+from rag.cli import FEEDBACK_DB
 from rag.config import Settings
 
 API_VERSION = "1.0.0"
@@ -61,6 +64,7 @@ def create_app(
         keys=keys,
         limiter=RateLimiter(server.rate_limit_per_minute) if server.rate_limit_per_minute > 0 else None,
     )
+    feedback = FeedbackSink(settings.data_dir / FEEDBACK_DB)  # opened in its lifespan, off the event loop
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -76,9 +80,14 @@ def create_app(
                 tasks.cancel_scope.cancel()
 
     app = Litestar(
-        route_handlers=[v1_router(require_keys=keys.enabled), *PROBES],
-        state=State({STATE_KEY: context}),
-        lifespan=[lifespan],
+        route_handlers=[
+            v1_router(require_keys=keys.enabled),
+            feedback_router(require_keys=keys.enabled),
+            *PROBES,
+            *PAGE_ROUTES,
+        ],
+        state=State({STATE_KEY: context, FEEDBACK_STATE_KEY: feedback}),
+        lifespan=[lifespan, feedback.lifespan],
         exception_handlers={Exception: error_response},
         request_max_body_size=server.max_body_bytes,
         openapi_config=openapi_config(version=API_VERSION, require_keys=keys.enabled),

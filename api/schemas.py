@@ -135,13 +135,16 @@ Text = Annotated[str, Meta(max_length=4000)]
 """A short piece of text echoed back from an answer (title, section, quote, id)."""
 
 
+Comment = Annotated[str, Meta(max_length=2000, description="Optional free text (at most 2,000 characters).")]
+
+
 class FeedbackCitation(Struct, frozen=True, forbid_unknown_fields=True):
     """A citation of the answer, echoed back as the seller saw it (see :class:`CitationOut`)."""
 
     n: Annotated[int, Meta(ge=1, le=100, examples=[1])]
     source: Annotated[str, Meta(min_length=1, max_length=500, examples=["csp-for-sellers.md"])]
-    slide: Annotated[int | None, Meta(ge=0, examples=[9])] = None
-    page: Annotated[int | None, Meta(ge=0, examples=[None])] = None
+    slide: Annotated[int, Meta(ge=0, examples=[9])] | None = None
+    page: Annotated[int, Meta(ge=0)] | None = None
     chunk_id: Annotated[str, Meta(max_length=500)] = ""
     title: Text = ""
     section: Text | None = None
@@ -158,9 +161,7 @@ class FeedbackRequest(Struct, frozen=True, forbid_unknown_fields=True):
     citations: Annotated[list[FeedbackCitation], Meta(max_length=50)]
     index_version: Annotated[str, Meta(min_length=1, max_length=200, examples=["20250819T173302Z-3f2a"])]
     helpful: Annotated[bool, Meta(description="true: helpful; false: not helpful.")]
-    comment: Annotated[
-        str | None, Meta(max_length=2000, description="Optional free text (at most 2,000 characters).")
-    ] = None
+    comment: Comment | None = None
 
 
 class FeedbackResponse(Struct, frozen=True):

@@ -9,19 +9,25 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
 
 from rag import acronyms
 from rag.chunking import Budget, chunk_corpus
 from rag.config import Settings
-from rag.corpus import corpus_fingerprint, load_corpus
+from rag.corpus import corpus_fingerprint, load_corpus_report
 from rag.datatypes import SourceInfo
 from rag.embedding import Embedder
+from rag.errors import RagError
 from rag.index import (
     BuildSpec,
     Index,
     assemble_index,
     distinct_sentences,
+    load_index,
     save_index,
+    sentence_key,
 )
 from rag.tokens import TokenCounter, load_token_counter
 
@@ -43,12 +49,17 @@ def build_spec(settings: Settings, embedder: Embedder, counter: TokenCounter) ->
     )
 
 
-def build_index(settings: Settings, embedder: Embedder, *, progress: bool = False) -> Index:
-    """Build from ``settings.corpus_dir`` and save under ``settings.index_dir``."""
+def build_index(settings: Settings, embedder: Embedder, *, progress: bool = False, strict: bool = False) -> Index:
+    """Build from ``settings.corpus_dir`` and save under ``settings.index_dir``.
+
+    Files that cannot be loaded are skipped with a warning each; ``strict`` makes
+    them a :class:`~rag.errors.CorpusError` before anything is embedded.
+    """
     started = time.perf_counter()
     counter = token_counter(settings, embedder)
     spec = build_spec(settings, embedder, counter)
-    docs = load_corpus(settings.corpus_dir)
+    report = load_corpus_report(settings.corpus_dir, strict=strict)
+    docs = report.documents
     budget = Budget(
         count_tokens=counter.count,
         max_tokens=settings.chunking.max_tokens,
@@ -58,7 +69,7 @@ def build_index(settings: Settings, embedder: Embedder, *, progress: bool = Fals
     chunks = chunk_corpus(docs, settings.chunking, budget)
     sentences = distinct_sentences(chunks)
     texts = [c.embed_text for c in chunks] + [t for _, t in sentences]
-    vectors = embedder.encode(texts, show_progress=progress)
+    vectors, embedded = _embed_incrementally(texts, embedder, reusable_vectors(settings.index_dir, spec), progress)
     n_chunks = len(chunks)
     mined = acronyms.mine(d.text for d in docs)
     index = assemble_index(
@@ -73,5 +84,38 @@ def build_index(settings: Settings, embedder: Embedder, *, progress: bool = Fals
         build_seconds=time.perf_counter() - started,
     )
     path = save_index(index, settings.index_dir, settings.index.keep_builds)
-    log.info("index %s built: %d chunks in %.1f s", index.manifest.index_version, len(chunks), time.perf_counter() - started)
+    log.info(
+        "index %s built: %d chunks from %d file(s), %d skipped; %d of %d texts embedded (rest reused) in %.1f s",
+        index.manifest.index_version, len(chunks), len(docs), len(report.skipped), embedded, len(texts),
+        time.perf_counter() - started,
+    )
     return Index(**{**index.__dict__, "path": path})
+
+
+def reusable_vectors(index_dir: Path, spec: BuildSpec) -> dict[str, np.ndarray]:
+    """``{text: vector}`` from the current build when it used the same model: the embedding
+    cache that makes a rebuild after a one-file change embed only that file's new texts."""
+    try:
+        previous = load_index(index_dir)
+    except RagError:
+        return {}
+    m = previous.manifest
+    if (m.model_name, m.model_sha256, m.dimension) != (spec.model_name, spec.model_sha256, spec.dimension):
+        return {}
+    cache = {c.embed_text: v for c, v in zip(previous.chunks, previous.dense.vectors(), strict=True)}
+    for chunk in previous.chunks:
+        for sentence in chunk.sentences:
+            row = previous.sentence_rows[sentence_key(chunk.source, sentence)]
+            cache.setdefault(sentence.text, previous.sentence_vectors[row])
+    return cache
+
+
+def _embed_incrementally(
+    texts: list[str], embedder: Embedder, cache: dict[str, np.ndarray], progress: bool
+) -> tuple[np.ndarray, int]:
+    """Vectors for ``texts``, embedding only those not in ``cache``; returns (vectors, embedded)."""
+    missing = list(dict.fromkeys(t for t in texts if t not in cache))
+    if missing:
+        cache = cache | dict(zip(missing, embedder.encode(missing, show_progress=progress), strict=True))
+    vectors = np.stack([cache[t] for t in texts]) if texts else np.zeros((0, embedder.dimension), np.float32)
+    return np.ascontiguousarray(vectors, dtype=np.float32), len(missing)

@@ -53,7 +53,11 @@ def chunk_document(doc: Document, cfg: ChunkingConfig, budget: Budget) -> list[C
 
 def embed_header(doc_title: str, title: str, section: str | None) -> str:
     """The contextual line embedded above a chunk's text (never part of a quote)."""
-    return " — ".join(p for p in (doc_title, title, section) if p)
+    parts: list[str] = []
+    for part in (doc_title, title, section):
+        if part and part not in parts:  # a plain document's title is often its first heading too
+            parts.append(part)
+    return " — ".join(parts)
 
 
 def chunk_text(doc_text: str, run: Sequence[tuple[Segment, Sentence]]) -> str:

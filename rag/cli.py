@@ -12,10 +12,12 @@ import logging
 import sys
 import textwrap
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
 from rag.config import Settings
-from rag.datatypes import Answer, Passage, to_dict
+from rag.corpus import LoadReport, load_corpus_report
+from rag.datatypes import Answer, Chunk, Passage, to_dict
 from rag.errors import ConfigError, InvalidQuestionError, RagError
 
 FEEDBACK_DB = "feedback.sqlite3"
@@ -37,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("index", help="build the index (only if missing or stale, unless --force)")
     p.add_argument("--force", action="store_true", help="rebuild even if the index is current")
+    p.add_argument("--strict", action="store_true",
+                   help="fail if any corpus file cannot be indexed (unsupported, corrupt, encrypted, empty)")
 
     p = sub.add_parser("ask", help="answer a question with citations")
     p.add_argument("question")
@@ -104,8 +108,12 @@ def _pipeline(settings: Settings, *, rebuild: bool = False):  # type: ignore[no-
 
 def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     started = time.perf_counter()
+    # Read the corpus first: --strict fails before the model loads, and the summary needs
+    # the reasons. Quietly: a (re)build warns about each skipped file itself.
+    report = load_corpus_report(settings.corpus_dir, strict=args.strict, warn=False)
     pipeline = _pipeline(settings, rebuild=args.force)
     m = pipeline.manifest
+    print(render_load_summary(report, pipeline.index.chunks))
     print(
         f"index {m.index_version}: {m.n_documents} document(s), {m.n_chunks} chunks, "
         f"{m.n_sentences} sentences, {m.index_type}, model {m.model_name}, tokens {m.tokenizer}\n"
@@ -197,6 +205,16 @@ def render_answer(answer: Answer) -> str:
         where = " — ".join(x for x in (_place(c.source, c.slide, c.page), c.title, c.section) if x)
         lines.append(f"  [{c.n}] {where}")
         lines += textwrap.wrap(f"“{c.quote}”", width=96, initial_indent="      ", subsequent_indent="      ")
+    return "\n".join(lines)
+
+
+def render_load_summary(report: LoadReport, chunks: Iterable[Chunk]) -> str:
+    """Files indexed with their chunk counts, then files skipped with the reason."""
+    per_file = Counter(c.source for c in chunks)
+    lines = [f"corpus: {len(report.documents)} file(s) indexed, {len(report.skipped)} skipped"]
+    width = max((len(d.source) for d in report.documents), default=0)
+    lines += [f"  {d.source:<{width}}  {per_file[d.source]:>5} chunks" for d in report.documents]
+    lines += [f"  skipped {s.source}: {s.reason}" for s in report.skipped]
     return "\n".join(lines)
 
 

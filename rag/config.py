@@ -144,6 +144,12 @@ class ServerConfig:
     api_keys: tuple[str, ...] = ()
     """When non-empty every ``/v1/*`` call needs one of these keys."""
 
+    admin_keys: tuple[str, ...] = ()
+    """Keys for ``/v1/admin`` (reindex); empty disables the admin endpoints."""
+
+    watch_seconds: float = 0.0
+    """With ``rag serve --watch``: how often the corpus is checked for changes (0 = off)."""
+
     rate_limit_per_minute: int = 120
     """Requests a key (or client address) may make per minute; 0 disables the limit."""
 
@@ -235,6 +241,8 @@ class Settings:
                 port=_int(env, "RAG_PORT", base.server.port, 1),
                 workers=_int(env, "RAG_WORKERS", base.server.workers, 1),
                 api_keys=keys,
+                admin_keys=_split(env.get("RAG_ADMIN_KEYS", "")),
+                watch_seconds=_float(env, "RAG_WATCH_SECONDS", base.server.watch_seconds),
                 rate_limit_per_minute=_int(
                     env, "RAG_RATE_LIMIT_PER_MINUTE", base.server.rate_limit_per_minute, 0
                 ),

@@ -1,81 +1,168 @@
 """Files under ``corpus/`` -> :class:`Document`, one loader per format keyed by suffix.
 
-Spans index the file's own text, so every quoted sentence can be found again in
-the file it came from. Markdown converted from a slide deck (``<!-- Slide number:
-N -->`` markers) has its slide structure recovered: title, scenario name, the
-inline question headings that the conversion ran into the body ("What should the
-seller do?"), speaker notes and tables.
+The loaders live in :mod:`rag.formats`; this module walks the folder, picks the
+loader and keeps the record of what was loaded and what was not. A file that
+cannot be loaded (unsupported type, corrupt, encrypted, empty, unreadable) never
+breaks a build: it is skipped with one warning on the ``rag.corpus`` logger that
+names it and says why, and listed in the :class:`LoadReport`. ``strict=True``
+turns any skipped file into a :class:`~rag.errors.CorpusError`.
+
+Ignored without a word: anything whose path has a part starting with ``.`` or
+``_`` (drafts, editor files) and the acronym glossary (``glossary.json``), which
+lives in the corpus folder but is not a document.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-from collections.abc import Callable, Iterator
-from pathlib import Path
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
-from rag.datatypes import Document, Part, Segment
+from rag.acronyms import GLOSSARY_FILE
+from rag.datatypes import Document
 from rag.errors import CorpusError
+from rag.formats import Loader, reason_of, text_format, unreadable
+from rag.formats.docx import load_docx
+from rag.formats.html import load_html
+from rag.formats.markdown import load_markdown, load_text
+from rag.formats.pdf import load_pdf
+from rag.formats.pptx import load_pptx
 
-Loader = Callable[[str, str, str], Document]
-"""(source, text, sha256) -> Document"""
+log = logging.getLogger(__name__)
 
-_SLIDE = re.compile(r"<!--\s*Slide number:\s*(\d+)\s*-->")
-_FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
-_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*$", re.MULTILINE)
-# An inline heading: a short question that the pptx conversion ran into the body.
-_INLINE_HEADING = re.compile(r"(?<![^\s.:;)])(What|How|Who|Why|When|Where)\b[^?.!:;\n]{3,60}\?")
-_SCENARIO_TITLE = re.compile(r"^Scenario\s+\d+$", re.IGNORECASE)
-_NOTES = re.compile(r"^#{1,6}[ \t]*Notes:?[ \t]*$", re.MULTILINE | re.IGNORECASE)
+__all__ = [
+    "LOADERS",
+    "LoadReport",
+    "Loader",
+    "Skipped",
+    "corpus_fingerprint",
+    "iter_corpus_files",
+    "load_corpus",
+    "load_corpus_report",
+    "load_file",
+    "load_markdown",
+    "load_text",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A corpus file that was not indexed, and why (``reason`` is one line for a person)."""
+
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LoadReport:
+    """What :func:`load_corpus_report` made of a corpus folder, in path order."""
+
+    documents: tuple[Document, ...]
+    skipped: tuple[Skipped, ...]
+
+    def require_complete(self) -> None:
+        """Raise :class:`CorpusError` listing the skipped files, if there are any (strict mode)."""
+        if self.skipped:
+            listed = "; ".join(f"{s.source}: {s.reason}" for s in self.skipped)
+            raise CorpusError(
+                f"{len(self.skipped)} corpus file(s) could not be indexed (strict mode): {listed}. "
+                "Fix or remove them, or build without strict mode to skip them"
+            )
 
 
 def _file_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def iter_corpus_files(folder: Path) -> Iterator[Path]:
-    """Supported files under ``folder`` in a stable order (hidden files skipped)."""
+def _ignored(rel: PurePosixPath) -> bool:
+    return any(part.startswith((".", "_")) for part in rel.parts) or rel.as_posix() == GLOSSARY_FILE
+
+
+def _candidates(folder: Path) -> Iterator[tuple[Path, str]]:
+    """Every file that is not ignored, with its source name, in a stable order."""
     for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if any(part.startswith((".", "_")) for part in rel.parts):
-            continue
-        if path.is_file() and path.suffix.lower() in LOADERS:
+        rel = PurePosixPath(path.relative_to(folder).as_posix())
+        if not _ignored(rel) and path.is_file():
+            yield path, rel.as_posix()
+
+
+def iter_corpus_files(folder: Path) -> Iterator[Path]:
+    """Files under ``folder`` with a supported suffix, in a stable order (ignored ones left out)."""
+    for path, _ in _candidates(folder):
+        if path.suffix.lower() in LOADERS:
             yield path
 
 
 def corpus_fingerprint(folder: Path) -> dict[str, str]:
-    """``{source: sha256}`` of every supported file: what the manifest records."""
+    """``{source: sha256}`` of every supported file: what the manifest records.
+
+    Files that will be skipped (corrupt, encrypted, ...) are fingerprinted too, so fixing
+    one makes the index stale; an unreadable file is recorded as ``"unreadable"``.
+    """
     _check_folder(folder)
-    return {
-        p.relative_to(folder).as_posix(): _file_sha256(p.read_bytes())
-        for p in iter_corpus_files(folder)
-    }
+    out = {}
+    for path in iter_corpus_files(folder):
+        try:
+            digest = _file_sha256(path.read_bytes())
+        except OSError:
+            digest = "unreadable"
+        out[path.relative_to(folder).as_posix()] = digest
+    return out
 
 
-def load_corpus(folder: Path) -> tuple[Document, ...]:
-    """Load every supported file under ``folder``."""
+def load_corpus(folder: Path, *, strict: bool = False) -> tuple[Document, ...]:
+    """Load every supported file under ``folder``; see :func:`load_corpus_report`."""
+    return load_corpus_report(folder, strict=strict).documents
+
+
+def load_corpus_report(folder: Path, *, strict: bool = False, warn: bool = True) -> LoadReport:
+    """Load every file under ``folder``, skipping those that cannot be loaded.
+
+    ``warn`` logs one warning per skipped file (turn it off when the caller reports
+    the skipped files itself). ``strict`` raises :class:`CorpusError` listing them
+    instead of returning. A corpus with nothing loadable is always an error.
+    """
     _check_folder(folder)
-    docs = tuple(load_file(path, path.relative_to(folder).as_posix()) for path in iter_corpus_files(folder))
-    if not docs:
-        raise CorpusError(
-            f"no supported files ({', '.join(sorted(LOADERS))}) in corpus folder {folder}"
-        )
-    return docs
+    documents: list[Document] = []
+    skipped: list[Skipped] = []
+    for path, source in _candidates(folder):
+        try:
+            documents.append(load_file(path, source))
+        except CorpusError as exc:
+            skipped.append(Skipped(source, reason_of(exc, source)))
+            if warn:
+                log.warning("skipped corpus file %s: %s", source, skipped[-1].reason)
+    report = LoadReport(tuple(documents), tuple(skipped))
+    if strict:
+        report.require_complete()
+    if not documents:
+        also = "".join(f"; skipped {s.source}: {s.reason}" for s in skipped)
+        raise CorpusError(f"no supported files ({', '.join(sorted(LOADERS))}) in corpus folder {folder}{also}")
+    return report
 
 
 def load_file(path: Path, source: str) -> Document:
+    """One file as a :class:`Document`; :class:`CorpusError` says why it cannot be one.
+
+    A missing library raises :class:`~rag.errors.DependencyError` instead: that is
+    the installation's problem, not the file's, and skipping would hide it.
+    """
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
-        raise CorpusError(f"{source}: unsupported file type {path.suffix!r}")
+        kind = f"file type {path.suffix!r}" if path.suffix else "file without a suffix"
+        raise unreadable(source, f"unsupported {kind} (supported: {', '.join(sorted(LOADERS))})")
     try:
         data = path.read_bytes()
-        text = data.decode("utf-8-sig")
     except OSError as exc:
-        raise CorpusError(f"{source}: cannot be read ({exc.strerror})") from exc
-    except UnicodeDecodeError as exc:
-        raise CorpusError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    return loader(source, text.replace("\r\n", "\n"), _file_sha256(data))
+        raise unreadable(source, f"cannot be read ({exc.strerror})") from exc
+    if not data.strip():
+        raise unreadable(source, "empty file")
+    doc = loader(source, data, _file_sha256(data))
+    if not doc.segments:
+        raise unreadable(source, "no text to index")
+    return doc
 
 
 def _check_folder(folder: Path) -> None:
@@ -85,195 +172,14 @@ def _check_folder(folder: Path) -> None:
         )
 
 
-# --------------------------------------------------------------------------- markdown
-
-
-def load_markdown(source: str, text: str, sha256: str) -> Document:
-    metadata, body_start = _front_matter(text)
-    if _SLIDE.search(text):
-        segments, parts = _parse_slides(source, text, body_start)
-    else:
-        segments, parts = _parse_headed(source, text, body_start)
-    title = metadata.get("title") or (parts[0].title if parts else Path(source).stem)
-    return Document(source, title, text, sha256, tuple(segments), tuple(parts), metadata)
-
-
-def load_text(source: str, text: str, sha256: str) -> Document:
-    title = Path(source).stem.replace("-", " ").replace("_", " ")
-    segments = [
-        Segment(source, None, None, title, None, text[s:e], s, e) for s, e in _paragraphs(text, 0, len(text))
-    ]
-    part = Part(None, None, title, None, text.strip())
-    return Document(source, title, text, sha256, tuple(segments), (part,), {})
-
-
-def _front_matter(text: str) -> tuple[dict[str, str], int]:
-    match = _FRONT_MATTER.match(text)
-    if not match:
-        return {}, 0
-    meta = {}
-    for line in match.group(1).splitlines():
-        key, sep, value = line.partition(":")
-        if sep:
-            meta[key.strip()] = value.strip()
-    return meta, match.end()
-
-
-def _parse_slides(source: str, text: str, body_start: int) -> tuple[list[Segment], list[Part]]:
-    markers = list(_SLIDE.finditer(text, body_start))
-    segments: list[Segment] = []
-    parts: list[Part] = []
-    for i, marker in enumerate(markers):
-        end = markers[i + 1].start() if i + 1 < len(markers) else len(text)
-        slide = int(marker.group(1))
-        slide_segments, title, scenario = _parse_slide(source, text, slide, marker.end(), end)
-        segments.extend(slide_segments)
-        parts.append(
-            Part(slide, None, title, scenario, "\n\n".join(_part_text(s) for s in slide_segments))
-        )
-    return segments, parts
-
-
-def _part_text(seg: Segment) -> str:
-    return f"{seg.section}\n{seg.text}" if seg.section else seg.text
-
-
-def _parse_slide(
-    source: str, text: str, slide: int, start: int, end: int
-) -> tuple[list[Segment], str, str | None]:
-    """One slide: its title, scenario name and sections as segments."""
-    notes = _NOTES.search(text, start, end)
-    body_end = notes.start() if notes else end
-    heading = _HEADING.search(text, start, body_end)
-    title = ""
-    cursor = start
-    if heading:
-        title = heading.group(2).strip()
-        cursor = heading.end()
-        # A title that ends in a dash was wrapped by the conversion: it goes on next line.
-        while title.endswith(("–", "-", "—")):
-            nl = text.find("\n", cursor + 1)
-            line_end = body_end if nl == -1 or nl > body_end else nl
-            continuation = text[cursor:line_end].strip()
-            if not continuation or continuation.startswith(("#", "|", "<!--")):
-                break
-            title = f"{title} {continuation}"
-            cursor = line_end
-    title = re.sub(r"\s+", " ", title).strip()
-
-    segments: list[Segment] = []
-    scenario: str | None = None
-    blocks = list(_blocks(text, cursor, body_end))
-    first_prose = True
-    for kind, b_start, b_end in blocks:
-        if kind == "table":
-            segments.extend(
-                Segment(source, slide, None, title, "Resources", text[s:e], s, e)
-                for s, e in _table_cells(text, b_start, b_end)
-            )
-            continue
-        sections = _split_inline_headings(text, b_start, b_end)
-        if first_prose and _SCENARIO_TITLE.match(title) and sections and sections[0][0] is None:
-            # The text before the first inline heading names the scenario.
-            _, s, e = sections.pop(0)
-            scenario = text[s:e].strip()
-        first_prose = False
-        segments.extend(
-            Segment(source, slide, None, title, name, text[s:e], s, e) for name, s, e in sections
-        )
-    if scenario:
-        title = f"{title}: {scenario}"
-        segments = [Segment(g.source, g.slide, g.page, title, g.section, g.text, g.start, g.end) for g in segments]
-    if notes:
-        segments.extend(
-            Segment(source, slide, None, title, "Notes", text[s:e], s, e)
-            for s, e in _paragraphs(text, notes.end(), end)
-        )
-    return segments, title or f"Slide {slide}", scenario
-
-
-def _blocks(text: str, start: int, end: int) -> Iterator[tuple[str, int, int]]:
-    """Prose paragraphs and tables between ``start`` and ``end``; images and rules dropped."""
-    pos = start
-    table_start: int | None = None
-    for line in text[start:end].splitlines(keepends=True):
-        line_start, pos = pos, pos + len(line)
-        stripped = line.strip()
-        is_table = stripped.startswith("|")
-        if table_start is not None and not is_table:
-            yield "table", table_start, line_start
-            table_start = None
-        if is_table:
-            if table_start is None:
-                table_start = line_start
-            continue
-        if not stripped or _IMAGE.fullmatch(stripped) or stripped.startswith("<!--"):
-            continue
-        content_start = line_start + (len(line) - len(line.lstrip()))
-        content_end = line_start + len(line.rstrip())
-        yield "prose", content_start, content_end
-    if table_start is not None:
-        yield "table", table_start, end
-
-
-def _table_cells(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    pos = start
-    for line in text[start:end].splitlines(keepends=True):
-        line_start, pos = pos, pos + len(line)
-        if re.fullmatch(r"\s*\|[\s|:-]*\|?\s*", line):
-            continue  # separator or empty header row
-        for cell in re.finditer(r"[^|\n]+", line):
-            raw = cell.group(0)
-            if raw.strip():
-                offset = line_start + cell.start() + (len(raw) - len(raw.lstrip()))
-                yield offset, offset + len(raw.strip())
-
-
-def _split_inline_headings(text: str, start: int, end: int) -> list[tuple[str | None, int, int]]:
-    """Split prose at inline question headings: [(section or None, start, end)]."""
-    out: list[tuple[str | None, int, int]] = []
-    name: str | None = None
-    cursor = start
-    for match in _INLINE_HEADING.finditer(text, start, end):
-        if text[cursor : match.start()].strip():
-            out.append((name, *_strip_span(text, cursor, match.start())))
-        name = match.group(0).strip()
-        cursor = match.end()
-    if text[cursor:end].strip():
-        out.append((name, *_strip_span(text, cursor, end)))
-    return out
-
-
-def _strip_span(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
-
-
-def _paragraphs(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    for match in re.finditer(r"[^\n](?:.|\n(?!\s*\n))*", text[start:end]):
-        s, e = _strip_span(text, start + match.start(), start + match.end())
-        if e > s:
-            yield s, e
-
-
-def _parse_headed(source: str, text: str, body_start: int) -> tuple[list[Segment], list[Part]]:
-    """Plain Markdown: each ``#`` heading opens a section; the first one titles the document."""
-    headings = list(_HEADING.finditer(text, body_start))
-    doc_title = headings[0].group(2).strip() if headings else Path(source).stem
-    bounds = [(None, body_start)] + [(h.group(2).strip(), h.end()) for h in headings]
-    segments: list[Segment] = []
-    for i, (section, s) in enumerate(bounds):
-        e = headings[i].start() if i < len(headings) else len(text)
-        for ps, pe in _paragraphs(text, s, e):
-            if _IMAGE.fullmatch(text[ps:pe].strip()):
-                continue
-            segments.append(Segment(source, None, None, doc_title, section, text[ps:pe], ps, pe))
-    part = Part(None, None, doc_title, None, "\n\n".join(_part_text(s) for s in segments))
-    return segments, [part]
-
-
-LOADERS: dict[str, Loader] = {".md": load_markdown, ".markdown": load_markdown, ".txt": load_text}
-"""Suffix -> loader. A new format is one function added here."""
+LOADERS: dict[str, Loader] = {
+    ".md": text_format(load_markdown),
+    ".markdown": text_format(load_markdown),
+    ".txt": text_format(load_text),
+    ".pptx": load_pptx,
+    ".pdf": load_pdf,
+    ".docx": load_docx,
+    ".html": load_html,
+    ".htm": load_html,
+}
+"""Suffix -> loader. A new format is one module in :mod:`rag.formats` and one line here."""

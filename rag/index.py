@@ -242,7 +242,8 @@ def save_index(index: Index, index_dir: Path, keep_builds: int = 2) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=builds))
     try:
         _write_artifacts(index, tmp)
-        name = f"{index.manifest.index_version}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        # unique even for two builds of the same version in the same second
+        name = f"{index.manifest.index_version}-{time.strftime('%Y%m%dT%H%M%S')}-{tmp.name.removeprefix('.tmp-')}"
         final = builds / name
         os.replace(tmp, final)
     except BaseException:

@@ -26,7 +26,6 @@ _SCENARIO_TITLE = re.compile(r"^Scenario\s+\d+$", re.IGNORECASE)
 _NOTES = re.compile(r"^#{1,6}[ \t]*Notes:?[ \t]*$", re.MULTILINE | re.IGNORECASE)
 
 
-
 def load_markdown(source: str, text: str, sha256: str) -> Document:
     metadata, body_start = _front_matter(text)
     if _SLIDE.search(text):
@@ -67,9 +66,7 @@ def _parse_slides(source: str, text: str, body_start: int) -> tuple[list[Segment
         slide = int(marker.group(1))
         slide_segments, title, scenario = _parse_slide(source, text, slide, marker.end(), end)
         segments.extend(slide_segments)
-        parts.append(
-            Part(slide, None, title, scenario, part_text(slide_segments))
-        )
+        parts.append(Part(slide, None, title, scenario, part_text(slide_segments)))
     return segments, parts
 
 

@@ -7,6 +7,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from rag.builder import build_index, build_spec, token_counter
@@ -104,3 +105,50 @@ def test_altered_artifact_is_detected(tmp_path: Path, corpus_copy: Path, embedde
         load_index(settings.index_dir)
     # and the pipeline rebuilds rather than serving a broken index
     assert Pipeline.from_settings(settings, embedder=embedder).manifest.n_chunks > 0
+
+
+class CountingEmbedder:
+    """The real embedder, counting the texts it is asked to embed."""
+
+    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+        self._inner = inner
+        self.texts: list[str] = []
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._inner, name)
+
+    def encode(self, texts, *, show_progress=False):  # type: ignore[no-untyped-def]
+        self.texts.extend(texts)
+        return self._inner.encode(texts, show_progress=show_progress)
+
+
+def test_rebuild_embeds_only_changed_files(tmp_path: Path, corpus_copy: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    settings = settings_for(index_dir=tmp_path / "idx", corpus_dir=corpus_copy)
+    counting = CountingEmbedder(embedder)
+    first = build_index(settings, counting)
+    distinct = {c.embed_text for c in first.chunks} | {s.text for c in first.chunks for s in c.sentences}
+    assert sorted(counting.texts) == sorted(distinct)  # repeated guidance is embedded once
+
+    counting.texts.clear()
+    (corpus_copy / "billing.md").write_text("# Billing guide\n\nPartners send the invoice every month.\n")
+    second = build_index(settings, counting)
+    assert second.manifest.n_chunks == first.manifest.n_chunks + 1
+    # only the new file's chunk and its one sentence were embedded
+    assert counting.texts == [
+        "Billing guide\nPartners send the invoice every month.",
+        "Partners send the invoice every month.",
+    ]
+
+    counting.texts.clear()
+    (corpus_copy / "billing.md").write_text("# Billing guide\n\nPartners send the invoice every quarter.\n")
+    build_index(settings, counting)
+    assert all("quarter" in t for t in counting.texts) and len(counting.texts) == 2
+
+    counting.texts.clear()
+    (corpus_copy / "billing.md").unlink()
+    third = build_index(settings, counting)
+    assert counting.texts == []
+    assert {c.source for c in third.chunks} == {"csp-for-sellers.md"}
+    assert third.manifest.index_version == first.manifest.index_version
+    # vectors reused from the cache equal freshly computed ones
+    np.testing.assert_allclose(third.dense.vectors(), first.dense.vectors(), atol=1e-6)
