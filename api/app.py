@@ -17,6 +17,7 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 
+from api.admin import admin_router
 from api.auth import KeyRing
 from api.context import STATE_KEY, ApiContext, context_of
 from api.docs import openapi_config
@@ -28,6 +29,7 @@ from api.page import PAGE_ROUTES
 from api.probes import PROBES
 from api.ratelimit import RateLimiter
 from api.readiness import Loader, Readiness, Service, load, load_pipeline
+from api.reindex import Rebuild, Reindexer, rebuild_pipeline, watch_corpus
 from api.routes import v1_router
 from rag.cli import FEEDBACK_DB
 from rag.config import Settings
@@ -40,6 +42,7 @@ def create_app(
     pipeline: Service | None = None,
     *,
     loader: Loader | None = None,
+    rebuild: Rebuild | None = None,
 ) -> Litestar:
     """Build the app.
 
@@ -49,6 +52,8 @@ def create_app(
             when given the app is ready at once and nothing is loaded.
         loader: How to build the pipeline when none is given; defaults to
             ``Pipeline.from_settings``. Runs in a worker thread after start-up.
+        rebuild: How ``POST /v1/admin/reindex`` builds the next pipeline; defaults to
+            rebuilding from the corpus with the loaded model.
     """
     settings = settings if settings is not None else Settings.from_env()
     server = settings.server
@@ -63,17 +68,19 @@ def create_app(
         metrics=metrics,
         keys=keys,
         limiter=RateLimiter(server.rate_limit_per_minute) if server.rate_limit_per_minute > 0 else None,
+        admin_keys=KeyRing.from_keys(server.admin_keys),
+        reindexer=Reindexer(readiness, settings, lambda svc: metrics.set_index(svc.manifest), rebuild or rebuild_pipeline),
     )
     feedback = FeedbackSink(settings.data_dir / FEEDBACK_DB)  # opened in its lifespan, off the event loop
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         ctx = context_of(app.state)
-        if ctx.readiness.pipeline is not None:
-            yield
-            return
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(load, ctx.readiness, ctx.settings, loader or load_pipeline, _on_ready(ctx))
+            if ctx.readiness.pipeline is None:
+                tasks.start_soon(load, ctx.readiness, ctx.settings, loader or load_pipeline, _on_ready(ctx))
+            if server.watch_seconds > 0:
+                tasks.start_soon(watch_corpus, ctx.reindexer, ctx.readiness, ctx.settings, server.watch_seconds)
             try:
                 yield
             finally:
@@ -83,6 +90,7 @@ def create_app(
         route_handlers=[
             v1_router(require_keys=keys.enabled),
             feedback_router(require_keys=keys.enabled),
+            admin_router(),
             *PROBES,
             *PAGE_ROUTES,
         ],

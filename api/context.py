@@ -11,6 +11,7 @@ from api.auth import KeyRing
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from api.readiness import Readiness
+from api.reindex import Reindexer
 from rag.config import Settings
 
 STATE_KEY = "rag_api"
@@ -26,6 +27,9 @@ class ApiContext:
     keys: KeyRing
     limiter: RateLimiter | None
     """``None`` when ``rate_limit_per_minute`` is 0 (no limit)."""
+    admin_keys: KeyRing
+    """Keys for ``/v1/admin``; empty means the admin endpoints refuse every call."""
+    reindexer: Reindexer
 
 
 def context_of(state: State | Any) -> ApiContext:

@@ -37,6 +37,7 @@ CODES: Mapping[int, str] = {
     400: "bad_request",
     401: "unauthorized",
     403: "forbidden",
+    409: "conflict",
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
@@ -54,6 +55,8 @@ MAX_ECHOED_PATH = 200
 _ERROR_TEXT = {
     400: "Malformed JSON.",
     401: "API key missing or wrong (only when the server has keys configured).",
+    403: "Admin endpoints are disabled (no RAG_ADMIN_KEYS configured).",
+    409: "A reindex is already running.",
     413: "Body larger than the limit (64 KiB by default).",
     415: "Content-Type is not application/json.",
     422: "Body does not match the schema, or the question is blank or too long.",

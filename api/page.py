@@ -14,10 +14,10 @@ files, with no inline scripts or event-handler attributes, so the policy costs n
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from litestar import get
 from litestar.exceptions import NotFoundException
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
 from litestar.response import File
 
@@ -83,4 +83,4 @@ async def static_file(name: FromPath[str]) -> File:
     )
 
 
-PAGE_ROUTES: list[Any] = [index_page, static_file]
+PAGE_ROUTES: list[HTTPRouteHandler] = [index_page, static_file]

@@ -14,6 +14,7 @@ import textwrap
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from rag.config import Settings
 from rag.corpus import LoadReport, load_corpus_report
@@ -56,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None, help="bind address (default 127.0.0.1 or RAG_HOST)")
     p.add_argument("--port", type=int, default=None, help="port (default 8000 or RAG_PORT)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default 1)")
+    p.add_argument("--watch", nargs="?", type=float, const=5.0, default=None, metavar="SECONDS",
+                   help="rebuild and swap in the index when corpus files change (checked every 5 s)")
     p.add_argument("--allow-open", action="store_true",
                    help="serve without API keys on a non-loopback address (not recommended)")
 
@@ -151,6 +154,12 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from api.server import run
 
     server = settings.server
+    if args.watch is not None:
+        if args.watch <= 0:
+            raise ConfigError(f"--watch takes a positive number of seconds, got {args.watch}")
+        settings = replace(settings, server=replace(server, watch_seconds=args.watch))
+    if settings.server.watch_seconds > 0 and (args.workers or server.workers) > 1:
+        raise ConfigError("--watch works with one worker: each worker would rebuild the index on its own")
     run(
         settings,
         host=args.host or server.host,

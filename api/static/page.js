@@ -216,7 +216,10 @@ async function fillSlide(body, citation) {
 }
 
 async function sendFeedback(question, result, { helpful, comment }) {
-  const citations = result.citations.map((c) => Object.fromEntries(CITATION_FIELDS.map((f) => [f, c[f] ?? null])));
+  // Only the fields the feedback contract knows (a newer answer may carry more).
+  const citations = result.citations.map((c) =>
+    Object.fromEntries(CITATION_FIELDS.filter((f) => c[f] !== undefined).map((f) => [f, c[f]])),
+  );
   const body = {
     question,
     answer: result.answer,

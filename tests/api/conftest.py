@@ -117,7 +117,7 @@ class FakePipeline:
                 citations=(),
                 passages=passages,
                 suggestions=("Scenario 5", "Scenario 1"),
-                index_version=MANIFEST.index_version,
+                index_version=self.manifest.index_version,
                 timing_ms={"retrieve": 1.0, "total": 1.5},
             )
         best = passages[0].chunk
@@ -140,7 +140,7 @@ class FakePipeline:
             citations=(citation,),
             passages=passages,
             suggestions=(),
-            index_version=MANIFEST.index_version,
+            index_version=self.manifest.index_version,
             timing_ms={"retrieve": 1.0, "answer": 0.5, "total": 1.5},
         )
 
@@ -187,3 +187,9 @@ def make_client(pipeline: FakePipeline) -> Iterator[AppFactory]:
 @pytest.fixture
 def client(make_client: AppFactory) -> TestClient[Litestar]:
     return make_client()
+
+
+@pytest.fixture(autouse=True)
+def _run_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Relative default paths (``data/`` for feedback) land in a temporary folder, not the repo."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))

@@ -1,93 +1,23 @@
 """End to end: ``rag serve`` as a real process on 127.0.0.1, asked over HTTP.
 
-The server builds its own index into a temporary folder (about 15 s), so this test
-exercises the real model, index, pipeline, app factory, uvicorn and the socket.
+The server (the ``server`` fixture of ``tests/e2e/conftest.py``, one per session) builds
+its own index into a temporary folder (about 15 s), so this test exercises the real
+model, index, pipeline, app factory, uvicorn and the socket.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.e2e.serving import Server
 from tests.scenario_questions import SCENARIO_QUESTIONS
 
 pytestmark = pytest.mark.e2e
-
-ROOT = Path(__file__).resolve().parents[2]
-READY_TIMEOUT_S = 120.0
-STOP_TIMEOUT_S = 30.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    def __init__(self, process: subprocess.Popen[bytes], base_url: str, log_path: Path) -> None:
-        self.process = process
-        self.base_url = base_url
-        self.log_path = log_path
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("serve")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    env.update(
-        {
-            "RAG_INDEX_DIR": str(tmp / "index"),
-            "RAG_CORPUS_DIR": str(ROOT / "corpus"),
-            "RAG_LOG_FORMAT": "json",
-            "RAG_RATE_LIMIT_PER_MINUTE": "0",
-            "HF_HUB_OFFLINE": "1",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
-    log_path = tmp / "server.log"
-    command = [sys.executable, "-m", "rag", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    started = Server(process, f"http://127.0.0.1:{port}", log_path)
-    try:
-        wait_until_ready(started)
-        yield started
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def wait_until_ready(server: Server) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(f"server exited with {server.process.returncode}:\n{server.log()[-4000:]}")
-        try:
-            if httpx.get(f"{server.base_url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass  # not listening yet
-        time.sleep(0.5)
-    pytest.fail(f"server not ready within {READY_TIMEOUT_S:.0f} s:\n{server.log()[-4000:]}")
 
 
 def test_ready_summarises_the_index(server: Server) -> None:
