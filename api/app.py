@@ -69,7 +69,7 @@ def create_app(
         keys=keys,
         limiter=RateLimiter(server.rate_limit_per_minute) if server.rate_limit_per_minute > 0 else None,
         admin_keys=KeyRing.from_keys(server.admin_keys),
-        reindexer=Reindexer(readiness, settings, lambda svc: metrics.set_index(svc.manifest), rebuild or rebuild_pipeline),
+        reindexer=Reindexer(readiness, settings, _track_index(metrics), rebuild or rebuild_pipeline),
     )
     feedback = FeedbackSink(settings.data_dir / FEEDBACK_DB)  # opened in its lifespan, off the event loop
 
@@ -78,7 +78,7 @@ def create_app(
         ctx = context_of(app.state)
         async with anyio.create_task_group() as tasks:
             if ctx.readiness.pipeline is None:
-                tasks.start_soon(load, ctx.readiness, ctx.settings, loader or load_pipeline, _on_ready(ctx))
+                tasks.start_soon(load, ctx.readiness, ctx.settings, loader or load_pipeline, _track_index(metrics))
             if server.watch_seconds > 0:
                 tasks.start_soon(watch_corpus, ctx.reindexer, ctx.readiness, ctx.settings, server.watch_seconds)
             try:
@@ -108,9 +108,11 @@ def create_app(
     return app
 
 
-def _on_ready(context: ApiContext) -> Callable[[Service], None]:
+def _track_index(metrics: Metrics) -> Callable[[Service], None]:
+    """Keeps the index-version metric in step with the pipeline being served."""
+
     def on_ready(service: Service) -> None:
-        context.metrics.set_index(service.manifest)
+        metrics.set_index(service.manifest)
 
     return on_ready
 
