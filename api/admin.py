@@ -3,25 +3,29 @@
 Needs an admin key (``RAG_ADMIN_KEYS``), sent like an API key; without admin keys
 configured the endpoints refuse every call (403), so a service is never open to
 reindexing by accident.
+
+Both handlers live on one :class:`~litestar.Controller`: two handlers of one path
+registered separately leave Litestar's automatic ``OPTIONS`` answer with an ``Allow``
+header that names only the first one's method.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, Router, get, post
+from litestar import Controller, Request, Router, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.handlers import BaseRouteHandler
+from litestar.openapi.spec import Operation, RequestBody
+from litestar.params import Body
 
-from api.context import context_of
+from api.context import ApiContext, context_of
 from api.errors import ApiError, error_specs
-
-
-class ReindexRequest(msgspec.Struct, forbid_unknown_fields=True):
-    force: bool = False
-    """Rebuild even when the corpus and settings are unchanged."""
+from api.routes import SECURITY_SCHEMES
+from api.schemas import ReindexRequest, ReindexStatusResponse
 
 
 def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -31,29 +35,59 @@ def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandl
     context.admin_keys.identify(connection.headers)
 
 
-@post("/reindex", status_code=202, summary="Rebuild the index in the background and swap it in",
-      responses=error_specs(401, 403, 409, 503))
-async def reindex(request: Request[Any, Any, Any], state: State) -> dict[str, Any]:
-    context = context_of(state)
-    context.readiness.service()  # 503 while the first load is still running
-    raw = await request.body()
-    try:
-        body = msgspec.json.decode(raw, type=ReindexRequest) if raw.strip() else ReindexRequest()
-    except msgspec.DecodeError as exc:
-        raise ApiError(422, "invalid_request", f"invalid reindex request: {exc}") from exc
-    if not context.reindexer.start(reason="admin request", force=body.force):
-        raise ApiError(409, "reindex_running", "a reindex is already running: poll GET /v1/admin/reindex")
-    return context.reindexer.status.to_dict()
+@dataclass
+class OptionalBodyOperation(Operation):
+    """An operation whose request body may be left out (Litestar documents every body as required)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.request_body, RequestBody):
+            self.request_body.required = False
 
 
-@get("/reindex", summary="Status of the last reindex", responses=error_specs(401, 403))
-async def reindex_status(state: State) -> dict[str, Any]:
-    context = context_of(state)
-    return context.reindexer.status.to_dict() | {
-        "serving_index_version": context.readiness.pipeline.manifest.index_version
-        if context.readiness.pipeline else None
-    }
+def _status(context: ApiContext) -> ReindexStatusResponse:
+    serving = context.readiness.pipeline
+    return msgspec.convert(
+        context.reindexer.status.to_dict() | {"serving_index_version": serving.manifest.index_version if serving else None},
+        ReindexStatusResponse,
+    )
+
+
+class ReindexController(Controller):
+    path = "/reindex"
+
+    @post(
+        status_code=202,
+        summary="Rebuild the index in the background and swap it in",
+        operation_class=OptionalBodyOperation,
+        responses=error_specs(400, 401, 403, 409, 422, 500, 503),
+    )
+    async def reindex(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        data: Annotated[ReindexRequest | None, Body(description="Optional; no body means `{}`.")] = None,
+    ) -> ReindexStatusResponse:
+        context = context_of(state)
+        context.readiness.service()  # 503 while the first load is still running
+        try:  # `data` is Litestar's lenient parse (it documents the body); the contract is strict
+            body = msgspec.convert(await request.json(), ReindexRequest | None, strict=True) or ReindexRequest()
+        except msgspec.ValidationError as exc:
+            raise ApiError(422, "invalid_request", f"invalid reindex request: {exc}") from None
+        if not context.reindexer.start(reason="admin request", force=body.force):
+            raise ApiError(409, "reindex_running", "a reindex is already running: poll GET /v1/admin/reindex")
+        return _status(context)
+
+    @get(summary="Status of the last reindex", responses=error_specs(401, 403, 500))
+    async def reindex_status(self, state: State) -> ReindexStatusResponse:
+        return _status(context_of(state))
 
 
 def admin_router() -> Router:
-    return Router(path="/v1/admin", route_handlers=[reindex, reindex_status], guards=[admin_only], tags=["admin"])
+    """Admin keys are sent like API keys, so the same security schemes describe them."""
+    return Router(
+        path="/v1/admin",
+        route_handlers=[ReindexController],
+        guards=[admin_only],
+        security=[{name: []} for name in SECURITY_SCHEMES],
+        tags=["admin"],
+    )

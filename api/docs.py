@@ -16,13 +16,16 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Any
 
+import msgspec
 from litestar import Request, Router, get
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme, Tag
+from litestar.openapi.spec import Components, Schema, SecurityScheme, Tag
 from litestar.params import FromPath
+from litestar.plugins import OpenAPISchemaPlugin
 from litestar.response import File
+from litestar.typing import FieldDefinition
 
 from rag.errors import DependencyError
 
@@ -114,6 +117,29 @@ class OfflineSwaggerPlugin(OpenAPIRenderPlugin):
             )
 
         router.register(swagger_asset)
+
+
+class ClosedStructSchemaPlugin(OpenAPISchemaPlugin):
+    """``additionalProperties: false`` for the structs that refuse unknown fields.
+
+    Litestar documents a msgspec ``Struct`` without it, which tells clients (and the
+    schemathesis fuzz test) that extra fields are allowed; the request structs declare
+    ``forbid_unknown_fields`` and answer them with a 422. The schema itself is still made
+    by Litestar's own struct plugin (the next one that supports the type).
+    """
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        type_ = field_definition.type_
+        if field_definition.is_union or not (isinstance(type_, type) and issubclass(type_, msgspec.Struct)):
+            return False
+        return bool(type_.__struct_config__.forbid_unknown_fields)
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
+        others = (p for p in schema_creator.plugins if p is not self)
+        litestars = next(p for p in others if schema_creator.plugin_supports_field(p, field_definition))
+        schema: Schema = litestars.to_openapi_schema(field_definition, schema_creator)
+        schema.additional_properties = False
+        return schema
 
 
 def openapi_config(*, version: str, require_keys: bool) -> OpenAPIConfig:

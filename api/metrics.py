@@ -26,7 +26,9 @@ KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPT
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 """Seconds; answers on a laptop CPU take tens to hundreds of milliseconds."""
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+CONTENT_TYPE = "; ".join(p for p in CONTENT_TYPE_LATEST.split("; ") if not p.startswith("charset="))
+"""The text exposition format's type without its charset: Litestar appends ``charset=utf-8``
+to every ``text/*`` type, and two charset parameters are not a valid header."""
 
 
 class Metrics:

@@ -33,7 +33,7 @@ async def readyz(state: State) -> ReadyResponse:
     return ready_response(service.manifest)
 
 
-@get("/metrics", summary="Prometheus metrics (text exposition format)", tags=["operations"])
+@get("/metrics", summary="Prometheus metrics (text exposition format)", tags=["operations"], media_type=CONTENT_TYPE)
 async def metrics(state: State) -> Response[bytes]:
     return Response(context_of(state).metrics.render(), media_type=CONTENT_TYPE)
 

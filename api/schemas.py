@@ -8,7 +8,7 @@ silently ignored option. Field examples feed the OpenAPI document.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
@@ -186,6 +186,29 @@ class ReadyResponse(Struct, frozen=True):
     n_chunks: Annotated[int, Meta(examples=[42])]
     n_documents: Annotated[int, Meta(examples=[1])]
     built_at: Annotated[str, Meta(examples=["2025-08-19T17:40:00+00:00"])]
+
+
+class ReindexRequest(Struct, frozen=True, forbid_unknown_fields=True):
+    """Options of an admin reindex; the body may be left out altogether."""
+
+    force: Annotated[bool, Meta(description="Rebuild even when the corpus and settings are unchanged.")] = False
+
+
+class ReindexStatusResponse(Struct, frozen=True):
+    """The last (or the running) reindex, and the index being served now."""
+
+    state: Annotated[
+        Literal["idle", "running", "succeeded", "failed"], Meta(description="Of the last reindex.", examples=["running"])
+    ]
+    reason: Annotated[str | None, Meta(examples=["admin request"])]
+    started_at: Annotated[str | None, Meta(examples=["2025-08-19T17:40:00+00:00"])]
+    finished_at: Annotated[str | None, Meta(examples=[None])]
+    seconds: Annotated[float | None, Meta(description="How long the last reindex took.", examples=[None])]
+    index_version_before: Annotated[str | None, Meta(examples=["20250819T173302Z-3f2a"])]
+    index_version_after: Annotated[str | None, Meta(examples=[None])]
+    error: Annotated[str | None, Meta(description="Why the last reindex failed.", examples=[None])]
+    swaps: Annotated[int, Meta(ge=0, description="Indexes swapped in since start-up.", examples=[0])]
+    serving_index_version: Annotated[str | None, Meta(examples=["20250819T173302Z-3f2a"])]
 
 
 class ErrorBody(Struct, frozen=True):

@@ -101,7 +101,7 @@ def corpus_fingerprint(folder: Path) -> dict[str, str]:
     Files that will be skipped (corrupt, encrypted, ...) are fingerprinted too, so fixing
     one makes the index stale; an unreadable file is recorded as ``"unreadable"``.
     """
-    _check_folder(folder)
+    check_corpus_folder(folder)
     out = {}
     for path in iter_corpus_files(folder):
         try:
@@ -124,7 +124,7 @@ def load_corpus_report(folder: Path, *, strict: bool = False, warn: bool = True)
     the skipped files itself). ``strict`` raises :class:`CorpusError` listing them
     instead of returning. A corpus with nothing loadable is always an error.
     """
-    _check_folder(folder)
+    check_corpus_folder(folder)
     documents: list[Document] = []
     skipped: list[Skipped] = []
     for path, source in _candidates(folder):
@@ -165,7 +165,7 @@ def load_file(path: Path, source: str) -> Document:
     return doc
 
 
-def _check_folder(folder: Path) -> None:
+def check_corpus_folder(folder: Path) -> None:
     if not folder.is_dir():
         raise CorpusError(
             f"corpus folder {folder} does not exist: run from the project root or set RAG_CORPUS_DIR"

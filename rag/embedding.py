@@ -9,7 +9,6 @@ cache (nothing is downloaded: the product runs offline).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -21,6 +20,7 @@ import numpy as np
 
 from rag.config import BUNDLED_MODEL, EmbeddingConfig
 from rag.errors import DependencyError, ModelError
+from rag.hashing import file_sha256
 from rag.tokens import TokenCounter
 
 log = logging.getLogger(__name__)
@@ -145,11 +145,7 @@ def weights_sha256(folder: Path) -> str:
     for name in _WEIGHT_FILES:
         weights = folder / name
         if weights.is_file():
-            h = hashlib.sha256()
-            with weights.open("rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
-            return h.hexdigest()
+            return file_sha256(weights)
     raise ModelError(f"no model weights ({' or '.join(_WEIGHT_FILES)}) in {folder}")
 
 
@@ -281,16 +277,8 @@ def export_onnx(folder: Path, out: Path) -> None:
         raise ModelError(f"ONNX export of {folder} failed: {exc}") from exc
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _write_marker(marker: Path, path: Path, worst: float) -> None:
-    data = {"onnx_sha256": _file_sha256(path), "min_probe_cosine": round(worst, 7), "probes": len(PROBE_TEXTS)}
+    data = {"onnx_sha256": file_sha256(path), "min_probe_cosine": round(worst, 7), "probes": len(PROBE_TEXTS)}
     tmp = marker.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     os.replace(tmp, marker)
@@ -298,6 +286,6 @@ def _write_marker(marker: Path, path: Path, worst: float) -> None:
 
 def _marker_matches(marker: Path, path: Path) -> bool:
     try:
-        return bool(json.loads(marker.read_text(encoding="utf-8"))["onnx_sha256"] == _file_sha256(path))
+        return bool(json.loads(marker.read_text(encoding="utf-8"))["onnx_sha256"] == file_sha256(path))
     except (OSError, ValueError, KeyError):
         return False

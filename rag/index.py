@@ -35,6 +35,7 @@ import numpy as np
 
 from rag.datatypes import Chunk, Manifest, Part, Sentence, SourceInfo, to_dict
 from rag.errors import DependencyError, IndexCorruptError, IndexNotFoundError
+from rag.hashing import file_sha256
 from rag.lexical import LexicalIndex
 
 FORMAT_VERSION = 1
@@ -265,7 +266,7 @@ def _write_artifacts(index: Index, folder: Path) -> None:
     _write_json(folder / "acronyms.json", dict(sorted(index.acronyms.items())))
     index.lexical.save(folder / "bm25")
     artifacts = {
-        p.relative_to(folder).as_posix(): _sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()
+        p.relative_to(folder).as_posix(): file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()
     }
     manifest = to_dict(index.manifest) | {"artifacts": artifacts}
     _write_json(folder / "manifest.json", manifest)
@@ -300,7 +301,7 @@ def load_index(index_dir: Path) -> Index:
     manifest = read_manifest(folder)
     for name, digest in manifest.artifacts.items():
         path = folder / name
-        if not path.is_file() or _sha256(path) != digest:
+        if not path.is_file() or file_sha256(path) != digest:
             raise IndexCorruptError(f"index file {path} is missing or altered: run `rag index`")
     try:
         chunks = tuple(_chunk_from_dict(json.loads(line)) for line in
@@ -360,11 +361,3 @@ def _prune(builds: Path, keep: int, current: str) -> None:
     for old in done[keep:]:
         if old.name != current:
             shutil.rmtree(old, ignore_errors=True)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

@@ -12,9 +12,10 @@ from rag.answering import compose_answer, validate_question
 from rag.batching import LRU, MicroBatcher, normalise_question
 from rag.builder import build_index, build_spec, token_counter
 from rag.config import Settings
+from rag.corpus import check_corpus_folder
 from rag.datatypes import Answer, Manifest, Passage, Sentence, SourceInfo
 from rag.embedding import Embedder, load_embedder
-from rag.errors import CorpusError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.index import Index, load_index, stale_reasons
 from rag.retrieval import Retriever
 
@@ -52,10 +53,7 @@ class Pipeline:
         With ``settings.index.auto_rebuild`` off, a missing or stale index raises
         instead, with the reason and the command that fixes it.
         """
-        if not settings.corpus_dir.is_dir():  # fail before the slow model load
-            raise CorpusError(
-                f"corpus folder {settings.corpus_dir} does not exist: run from the project root or set RAG_CORPUS_DIR"
-            )
+        check_corpus_folder(settings.corpus_dir)  # fail before the slow model load
         embedder = embedder or load_embedder(settings.embedding, settings.index_dir / MODELS_DIR)
         index = None if rebuild else _load_current(settings, embedder)
         if index is None:
