@@ -20,7 +20,7 @@ from litestar.datastructures import State
 from api.admin import admin_router
 from api.auth import KeyRing
 from api.context import STATE_KEY, ApiContext, context_of
-from api.docs import ClosedStructSchemaPlugin, openapi_config
+from api.docs import StructContractPlugin, openapi_config
 from api.errors import error_response
 from api.feedback import FEEDBACK_STATE_KEY, FeedbackSink, feedback_router
 from api.metrics import Metrics
@@ -99,7 +99,7 @@ def create_app(
         exception_handlers={Exception: error_response},
         request_max_body_size=server.max_body_bytes,
         openapi_config=openapi_config(version=API_VERSION, require_keys=keys.enabled),
-        plugins=[ClosedStructSchemaPlugin()],
+        plugins=[StructContractPlugin()],
         cors_config=_cors(server.cors_origins),
         logging_config=None,  # logging is configured by api.server (uvicorn's log config)
     )

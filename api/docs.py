@@ -119,27 +119,53 @@ class OfflineSwaggerPlugin(OpenAPIRenderPlugin):
         router.register(swagger_asset)
 
 
-class ClosedStructSchemaPlugin(OpenAPISchemaPlugin):
-    """``additionalProperties: false`` for the structs that refuse unknown fields.
+class StructContractPlugin(OpenAPISchemaPlugin):
+    """Two corrections to Litestar's schema of a msgspec ``Struct``, so the document says
+    what the server enforces (found by the schemathesis fuzz test):
 
-    Litestar documents a msgspec ``Struct`` without it, which tells clients (and the
-    schemathesis fuzz test) that extra fields are allowed; the request structs declare
-    ``forbid_unknown_fields`` and answer them with a 422. The schema itself is still made
-    by Litestar's own struct plugin (the next one that supports the type).
+    - ``additionalProperties: false`` on the structs with ``forbid_unknown_fields`` (the
+      request bodies): an unknown field is a 422, not ignored;
+    - bounds equal to zero (``Meta(ge=0)``) kept: Litestar drops falsy constraints, so
+      ``slide >= 0`` was documented as any integer.
+
+    The schema itself is still made by Litestar's own struct plugin (the next plugin that
+    supports the type).
     """
 
     def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
         type_ = field_definition.type_
-        if field_definition.is_union or not (isinstance(type_, type) and issubclass(type_, msgspec.Struct)):
-            return False
-        return bool(type_.__struct_config__.forbid_unknown_fields)
+        return not field_definition.is_union and isinstance(type_, type) and issubclass(type_, msgspec.Struct)
 
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
         others = (p for p in schema_creator.plugins if p is not self)
         litestars = next(p for p in others if schema_creator.plugin_supports_field(p, field_definition))
         schema: Schema = litestars.to_openapi_schema(field_definition, schema_creator)
-        schema.additional_properties = False
+        info = msgspec.inspect.type_info(field_definition.type_)
+        if not isinstance(info, msgspec.inspect.StructType):  # pragma: no cover - guarded above
+            return schema
+        if info.forbid_unknown_fields:
+            schema.additional_properties = False
+        for field in info.fields:
+            prop = (schema.properties or {}).get(field.encode_name)
+            number = _number_type(field.type)
+            if isinstance(prop, Schema) and number is not None:
+                for bound, key in _BOUNDS.items():
+                    if getattr(number, bound) == 0 and getattr(prop, key) is None:
+                        setattr(prop, key, 0)
         return schema
+
+
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusive_minimum", "lt": "exclusive_maximum"}
+
+
+def _number_type(type_: Any) -> msgspec.inspect.IntType | msgspec.inspect.FloatType | None:
+    """The int or float type of a field, looking through ``Annotated`` and ``| None``."""
+    if isinstance(type_, msgspec.inspect.UnionType):
+        arms = [t for t in type_.types if not isinstance(t, msgspec.inspect.NoneType)]
+        type_ = arms[0] if len(arms) == 1 else None
+    if isinstance(type_, msgspec.inspect.Metadata):
+        type_ = type_.type
+    return type_ if isinstance(type_, msgspec.inspect.IntType | msgspec.inspect.FloatType) else None
 
 
 def openapi_config(*, version: str, require_keys: bool) -> OpenAPIConfig:

@@ -20,13 +20,12 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-import msgspec
 from litestar import Litestar, Request, Router, post
 from litestar.datastructures import State
 from litestar.openapi.spec import SecurityRequirement
 from litestar.params import JSONBody
 
-from api.bodies import checked_question, json_body
+from api.bodies import checked_question, json_body, strict_body
 from api.context import context_of
 from api.errors import ApiError, error_specs
 from api.guards import authenticate, rate_limit
@@ -102,11 +101,8 @@ async def submit_feedback(
 ) -> FeedbackResponse:
     context = context_of(state)
     # `data` is Litestar's lenient parse (and documents the body); the contract is strict,
-    # as in api.bodies.strict_body: "yes" is not a boolean, 1.0 is not an integer.
-    try:
-        body = msgspec.convert(await request.json(), FeedbackRequest, strict=True)
-    except msgspec.ValidationError as exc:
-        raise ApiError(422, "invalid_request", str(exc)) from None
+    # as in api.bodies.strict_convert: "yes" is not a boolean, "1" is not an integer.
+    body = await strict_body(request, FeedbackRequest)
     question = checked_question(body.question, context.settings.server.max_question_chars)
     store = await sink_of(state).store()
     saved = await anyio.to_thread.run_sync(store.add, feedback_record(body, question))

@@ -14,15 +14,26 @@ from msgspec import Meta, Struct
 
 _QUESTION = "What should I do when a CSP customer has an upcoming EA renewal?"
 
+NOT_BLANK = (
+    r"[^\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+)
+"""A character that is not white space, spelled so that Python and JSON Schema (ECMA-262)
+read it alike: their ``\\s`` differ (Python's also covers U+001C-U+001F and U+0085,
+ECMA's also U+FEFF), so the class lists the union of both. A question must contain one."""
+
 Question = Annotated[
     str,
     Meta(
         min_length=1,
         description=(
-            "The question, in any language or script. Must not be blank; at most "
-            "`max_question_chars` characters (2,000 by default)."
+            "The question, in any language or script. Must not be blank (and the index answers "
+            "only text with a letter or a digit in it); at most `max_question_chars` characters "
+            "(2,000 by default), not counting surrounding white space."
         ),
         examples=[_QUESTION],
+        # Documented, not enforced by msgspec: a blank question is an `invalid_question`
+        # (api.bodies.checked_question), not a schema error. Litestar copies "extra" into the schema.
+        extra_json_schema={"extra": {"pattern": NOT_BLANK}},
     ),
 ]
 AnswerTopK = Annotated[

@@ -41,6 +41,19 @@ def dig(data: Mapping[str, Any], *path: str | int) -> Any:
     return node
 
 
+NOISY_CORES = 0.3
+"""Above this many cores used by other processes during a load level, the run says so."""
+
+
+def busiest_neighbours(results: Mapping[str, Any]) -> float | None:
+    """The most cores other processes used during any load level (None when none ran)."""
+    levels = [lvl for mode, _ in MODES for lvl in (dig(results, "http", mode) or {}).values()]
+    if dig(results, "memory", "soak", "load"):
+        levels.append(results["memory"]["soak"]["load"])
+    values = [v for lvl in levels if isinstance(v := lvl.get("other_processes_cores_busy"), float) and v == v]
+    return max(values) if values else None
+
+
 def answer_encode_ratio(results: Mapping[str, Any]) -> dict[str, Any] | None:
     """``/v1/answer`` p50 (1 client, cache miss) over the in-process torch ``encode([q])`` p50."""
     answer = dig(results, "http", "unique", "1", "latency_ms", "p50")
@@ -68,7 +81,7 @@ def targets(results: Mapping[str, Any]) -> list[Target]:
         Target("throughput, 16 clients, cache hit", dig(results, "http", "repeated", "16", "rps"), 200.0,
                higher_is_better=True, unit="req/s"),
         Target("cold start to /readyz 200 (median)", dig(results, "cold_start", "median_s"), 2.0, unit="s"),
-        Target("HTTP errors (all load runs)", float(errors) if http_ran else None, 0.0, unit=""),
+        Target("HTTP errors (all load runs)", errors if http_ran else None, 0.0, unit=""),
     ]
     if scale_1m is not None:
         out += [
@@ -114,6 +127,10 @@ def render(results: Mapping[str, Any]) -> str:
              f"at end {meta.get('loadavg_end')})"]
     parts += [s for s in (_encode(results), _build(results), _cold(results), _http(results), _memory(results),
                           _ratio(results), _scale(results), _targets(results)) if s]
+    noise = busiest_neighbours(results)
+    if noise is not None and noise > NOISY_CORES:
+        parts.append(f"!! other processes used up to {noise:.2f} of the machine's cores during the load levels: "
+                     "the HTTP figures are pessimistic; rerun on a quiet machine before comparing")
     if results.get("error"):
         parts.append(f"!! the run stopped early: {results['error']}")
     return "\n\n".join(parts)
@@ -248,7 +265,7 @@ def _targets(r: Mapping[str, Any]) -> str:
     rows = []
     for t in targets(r):
         status = {True: "met", False: "MISSED", None: "not measured"}[t.met]
-        value = "-" if t.value is None else f"{t.value:,.3g}"
+        value = "-" if t.value is None else fmt(t.value, 0 if abs(t.value) >= 100 else 2)  # ints stay ints
         rows.append([t.name, f"{value} {t.unit}".strip(), f"{'>=' if t.higher_is_better else '<='} "
                      f"{t.limit:g} {t.unit}".strip(), status])
     return "## Targets\n" + table(rows, ["figure", "value", "target", "status"])

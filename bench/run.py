@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "loadavg_start": loadavg(),
             "questions": len(QUESTIONS),
         },
-        "plan": asdict(plan) | {"soak_seconds": args.soak},
+        "plan": asdict(plan) | {"soak_seconds": args.soak, "server_env": args.server_env},
     }
     try:
         with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp_name:
@@ -169,7 +169,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "RAG_CALIBRATION_FILE": str(ROOT / "eval" / "calibration.json"),
                 "RAG_DATA_DIR": str(tmp / "data"),
                 "RAG_RATE_LIMIT_PER_MINUTE": "0",
-            })
+            } | args.server_env)
             say("rag index --force")
             results["index_build"] = build_index(env, index_dir)
             serve_and_load(env, tmp / "server.log", plan, args.soak, results)
@@ -188,16 +188,35 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true",
-                   help="shorter load levels, one cold start, scale at 10k and 100k only (a few minutes)")
+                   help="shorter load levels, one cold start, scale at 10k and 100k only (about a minute)")
     p.add_argument("--out", type=Path, default=None, help="JSON file (default bench/results/<UTC time>.json)")
     p.add_argument("--soak", type=float, default=0.0, metavar="SECONDS",
                    help="after the load levels, 16 clients for this long while the server's RSS is sampled")
+    p.add_argument("--server-env", action="append", default=[], metavar="RAG_NAME=VALUE",
+                   help="extra setting for `rag index` and `rag serve` (repeatable), e.g. RAG_MAX_BATCH=4")
     args = p.parse_args(argv)
+    try:
+        args.server_env = parse_server_env(args.server_env)
+    except ValueError as exc:
+        p.error(str(exc))
     if args.soak < 0:
         p.error("--soak must be 0 or more seconds")
     if args.out is None:
         args.out = ROOT / "bench" / "results" / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     return args
+
+
+def parse_server_env(items: list[str]) -> dict[str, str]:
+    """``["RAG_X=1", ...]`` -> ``{"RAG_X": "1"}``; only ``RAG_*`` settings, and not the ones the bench owns."""
+    owned = {"RAG_INDEX_DIR", "RAG_CORPUS_DIR", "RAG_CALIBRATION_FILE", "RAG_DATA_DIR", "RAG_HOST", "RAG_PORT",
+             "RAG_RATE_LIMIT_PER_MINUTE", "RAG_API_KEYS", "RAG_API_KEYS_FILE"}
+    env = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.startswith("RAG_") or name in owned:
+            raise ValueError(f"--server-env {item!r}: expected RAG_NAME=VALUE, not one of {', '.join(sorted(owned))}")
+        env[name] = value
+    return env
 
 
 def main(argv: list[str] | None = None) -> int:

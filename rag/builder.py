@@ -26,6 +26,7 @@ from rag.index import (
     assemble_index,
     distinct_sentences,
     load_index,
+    read_manifest,
     save_index,
     sentence_key,
 )
@@ -89,7 +90,8 @@ def build_index(settings: Settings, embedder: Embedder, *, progress: bool = Fals
         index.manifest.index_version, len(chunks), len(docs), len(report.skipped), embedded, len(texts),
         time.perf_counter() - started,
     )
-    return Index(**{**index.__dict__, "path": path})
+    # the manifest as saved: with the hash of every artifact
+    return Index(**{**index.__dict__, "path": path, "manifest": read_manifest(path)})
 
 
 def reusable_vectors(index_dir: Path, spec: BuildSpec) -> dict[str, np.ndarray]:

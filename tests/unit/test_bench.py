@@ -17,6 +17,7 @@ from bench.http1 import Connection, HttpError, encode_request, parse_head
 from bench.http_load import LevelResult, level_summary
 from bench.questions import OUT_OF_SCOPE, QUESTIONS, repeated_questions, unique_questions
 from bench.report import Target, answer_encode_ratio, dig, jsonable, render, targets
+from bench.run import parse_server_env
 from bench.scale import parse_sizes
 from bench.stats import (
     parse_stat_cpu_ticks,
@@ -303,7 +304,7 @@ def test_targets_say_met_missed_or_not_measured() -> None:
     assert by_name["throughput, 16 clients, cache miss"].met is True
     assert by_name["1M vectors: search p50"].met is False  # 12 ms > 10 ms
     assert by_name["1M vectors: recall@10"].met is True
-    assert by_name["HTTP errors (all load runs)"].value == 2.0 and by_name["HTTP errors (all load runs)"].met is False
+    assert by_name["HTTP errors (all load runs)"].value == 2 and by_name["HTTP errors (all load runs)"].met is False
     assert Target("x", None, 1.0).met is None and Target("x", float("nan"), 1.0).met is None
 
 
@@ -314,6 +315,13 @@ def test_a_partial_run_still_renders_and_serialises() -> None:
     assert "stopped early" in partial and "not measured" in partial
 
 
+def test_a_busy_machine_is_called_out() -> None:
+    results = _results()
+    assert "quiet machine" not in render(results)
+    results["http"]["unique"]["16"]["other_processes_cores_busy"] = 0.9
+    assert "up to 0.90 of the machine's cores" in render(results)
+
+
 def test_json_form_has_no_nan_and_no_tuples() -> None:
     assert jsonable({"a": float("nan"), "b": (1, float("inf")), 3: [0.5]}) == {"a": None, "b": [1, None], "3": [0.5]}
 
@@ -322,3 +330,11 @@ def test_dig_stops_at_missing_steps() -> None:
     data = {"a": {"b": [10, {"c": 3}]}}
     assert dig(data, "a", "b", 1, "c") == 3
     assert dig(data, "a", "x", "c") is None and dig(data, "a", "b", 5) is None
+
+
+def test_server_settings_from_the_command_line_are_rag_variables_only() -> None:
+    assert parse_server_env(["RAG_MAX_BATCH=4", "RAG_BATCH_WINDOW_MS=0"]) == {
+        "RAG_MAX_BATCH": "4", "RAG_BATCH_WINDOW_MS": "0"}
+    for bad in ("MAX_BATCH=4", "RAG_MAX_BATCH", "RAG_INDEX_DIR=/elsewhere", "RAG_HOST=0.0.0.0"):
+        with pytest.raises(ValueError, match="RAG_NAME=VALUE"):
+            parse_server_env([bad])
