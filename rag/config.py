@@ -40,8 +40,13 @@ class EmbeddingConfig:
     uses ONNX when onnxruntime is installed and the export matches torch on a probe
     set, else torch (saying why in the log)."""
 
-    batch_window_ms: float = 2.0
-    """Concurrent questions arriving within this window are embedded in one batch."""
+    batch_window_ms: float = 0.0
+    """Extra time a batch of questions is held open for more to join. 0: a free encoder
+    takes whatever is queued at once; under load, questions that arrived during the
+    previous batch still go together, and a lone question waits for nothing."""
+
+    encode_workers: int = 2
+    """Question batches embedded at the same time (one per core of the target laptop)."""
 
     max_batch: int = 32
     """Upper bound of one micro-batch of questions."""
@@ -162,6 +167,25 @@ class ServerConfig:
     max_question_chars: int = 2000
     max_body_bytes: int = 64 * 1024
 
+    max_in_flight: int = 32
+    """Pipeline calls (answer, search, sources) and feedback writes running at once, per
+    worker process. Sized for 2 cores: an answer takes tens of milliseconds of CPU, so 32
+    calls in progress already mean about a second of queued work; more would only make
+    every caller wait longer. Beyond it a request waits up to ``max_queue_wait_ms`` for a
+    place, then gets a 503 (``overloaded``) with ``Retry-After``."""
+
+    max_queue_wait_ms: float = 250.0
+    """How long a request may wait for a place when ``max_in_flight`` calls are running:
+    long enough to absorb a short burst, short enough that a refused caller hears so at
+    once instead of after a growing queue. 0 refuses at once."""
+
+    request_timeout_ms: float = 10_000.0
+    """Longest a pipeline call may take before the caller gets a 503 (``timeout``) with
+    ``Retry-After``: ten times a cold answer on a laptop CPU. The call itself cannot be
+    interrupted (it runs in a thread) and keeps its place until it ends, so a slow
+    pipeline still cannot take more than ``max_in_flight`` threads. Feedback writes are
+    not timed out: a 201 must mean the record is stored."""
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -208,6 +232,7 @@ class Settings:
                 backend=_choice(env, "RAG_EMBED_BACKEND", base.embedding.backend, ("auto", "onnx", "torch")),
                 batch_window_ms=_float(env, "RAG_BATCH_WINDOW_MS", base.embedding.batch_window_ms),
                 max_batch=_int(env, "RAG_MAX_BATCH", base.embedding.max_batch, 1),
+                encode_workers=_int(env, "RAG_ENCODE_WORKERS", base.embedding.encode_workers, 1),
             ),
             chunking=ChunkingConfig(
                 encoding=env.get("RAG_TOKEN_ENCODING", base.chunking.encoding),
@@ -250,6 +275,11 @@ class Settings:
                 log_format=_choice(env, "RAG_LOG_FORMAT", base.server.log_format, ("text", "json")),
                 max_question_chars=base.server.max_question_chars,
                 max_body_bytes=base.server.max_body_bytes,
+                max_in_flight=_int(env, "RAG_MAX_IN_FLIGHT", base.server.max_in_flight, 1),
+                max_queue_wait_ms=_float_at_least(env, "RAG_MAX_QUEUE_WAIT_MS", base.server.max_queue_wait_ms, 0.0),
+                request_timeout_ms=_float_at_least(
+                    env, "RAG_REQUEST_TIMEOUT_MS", base.server.request_timeout_ms, 1.0
+                ),
             ),
         )
 
@@ -309,6 +339,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         return float(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a number") from None
+
+
+def _float_at_least(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
+    value = _float(env, name, default)
+    if not value >= minimum:  # also refuses nan
+        raise ConfigError(f"{name}={value} must be at least {minimum:g}")
+    return value
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -11,7 +11,6 @@ Tokenisation uses the ``tokenizers`` library with the model's own ``tokenizer.js
 from __future__ import annotations
 
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +36,6 @@ class OnnxEmbedder:
         self.max_tokens = max_tokens
         self.dimension = int(session.get_outputs()[0].shape[-1])
         self._batch_size = batch_size
-        self._lock = threading.Lock()
 
     @classmethod
     def load(
@@ -56,7 +54,11 @@ class OnnxEmbedder:
         tokenizer.no_padding()
         tokenizer.no_truncation()
         options = ort.SessionOptions()
-        options.intra_op_num_threads = 0  # one per core
+        # One thread per run, several runs at once (InferenceSession.run is thread-safe):
+        # on 2 cores that answered ~300 questions/s against ~190 with one 2-thread run at a
+        # time, for ~0.5 ms more latency on a lone question.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
         options.log_severity_level = 3
         try:
             session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
@@ -89,8 +91,7 @@ class OnnxEmbedder:
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = np.zeros_like(ids)
-        with self._lock:
-            vectors = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
+        vectors = self._session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0]
         return np.asarray(vectors, dtype=np.float32)
 
     def token_counter(self) -> TokenCounter:

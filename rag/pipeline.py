@@ -31,7 +31,9 @@ class Pipeline:
         self.index = index
         self.embedder = embedder
         emb = settings.embedding
-        self.batcher = MicroBatcher(embedder.encode, window=emb.batch_window_ms / 1000, max_batch=emb.max_batch)
+        self.batcher = MicroBatcher(
+            embedder.encode, window=emb.batch_window_ms / 1000, max_batch=emb.max_batch, workers=emb.encode_workers
+        )
         self.retriever = Retriever(index, embedder, settings.retrieval, self.batcher.encode_one)
         self._answers: LRU[tuple[str, int | None], Answer] = LRU(settings.answer.cache_size)
 
