@@ -1,9 +1,10 @@
 """Micro-batching of question embeddings, and small bounded caches.
 
-Questions wait in one queue served by ``workers`` threads (one per core). A free
-worker takes everything queued (at most ``max_batch``) as one batch, so under load
-the questions that arrived while the previous batch ran are embedded together, and
-a lone question is not delayed at all. ``window`` (0 by default) additionally holds
+At most ``workers`` encodes run at once (one per core). A question that finds an
+encoder free and nobody waiting is embedded at once in its own thread; otherwise it
+queues, and a free worker takes everything queued (at most ``max_batch``) as one
+batch, so under load the questions that arrived while the previous batches ran are
+embedded together. ``window`` (0 by default) additionally holds
 a batch open that long for more questions to join: a bounded wait, off by default
 because on a 2-core CPU it cost a lone question more than batching saved.
 """
@@ -33,6 +34,8 @@ class MicroBatcher:
         self._max_batch = max_batch
         self._pending: list[tuple[str, Future[np.ndarray]]] = []
         self._cond = threading.Condition()
+        self._busy = 0
+        """Encodes running now (in workers or inline in a caller), at most one per worker."""
         self.batches = 0
         """Forward passes run (for tests and metrics)."""
         self._workers = [
@@ -44,14 +47,26 @@ class MicroBatcher:
     def encode_one(self, text: str) -> np.ndarray:
         future: Future[np.ndarray] = Future()
         with self._cond:
-            self._pending.append((text, future))
-            self._cond.notify()
-        return future.result()
+            inline = not self._pending and self._busy < len(self._workers)
+            if inline:  # an encoder is free and nobody waits: no hand-off to a worker thread
+                self._busy += 1
+            else:
+                self._pending.append((text, future))
+                self._cond.notify()
+        if not inline:
+            return future.result()
+        try:
+            return self._encode([text])[0]
+        finally:
+            with self._cond:
+                self._busy -= 1
+                if self._pending:
+                    self._cond.notify()
 
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._pending:
+                while not self._pending or self._busy >= len(self._workers):
                     self._cond.wait()
                 if self._window > 0:  # gather for up to `window`, or until the batch is full
                     self._cond.wait_for(lambda: len(self._pending) >= self._max_batch, timeout=self._window)
@@ -59,6 +74,7 @@ class MicroBatcher:
                         continue
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
+                self._busy += 1
             try:
                 vectors = self._encode([text for text, _ in batch])
                 self.batches += 1
@@ -66,6 +82,10 @@ class MicroBatcher:
                 for _, future in batch:
                     future.set_exception(exc)
                 continue
+            finally:
+                with self._cond:
+                    self._busy -= 1
+                    self._cond.notify()
             for (_, future), vector in zip(batch, vectors, strict=True):
                 future.set_result(vector)
 
