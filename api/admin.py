@@ -48,10 +48,9 @@ class OptionalBodyOperation(Operation):
 
 def _status(context: ApiContext) -> ReindexStatusResponse:
     serving = context.readiness.pipeline
-    return msgspec.convert(
-        context.reindexer.status.to_dict() | {"serving_index_version": serving.manifest.index_version if serving else None},
-        ReindexStatusResponse,
-    )
+    version = serving.manifest.index_version if serving else None
+    status = context.reindexer.status.to_dict() | {"serving_index_version": version}
+    return msgspec.convert(status, ReindexStatusResponse)
 
 
 @post(

@@ -20,11 +20,13 @@ from litestar.datastructures import State
 from api.admin import admin_router
 from api.auth import KeyRing
 from api.context import STATE_KEY, ApiContext, context_of
-from api.docs import StructContractPlugin, openapi_config
+from api.docs import DOCS_PATH, StructContractPlugin, openapi_config
 from api.errors import error_response
 from api.feedback import FEEDBACK_STATE_KEY, FeedbackSink, feedback_router
+from api.headers import SecurityHeaders
 from api.metrics import Metrics
 from api.observe import REQUEST_ID_HEADER, RequestObserver
+from api.overload import WorkGate
 from api.page import PAGE_ROUTES
 from api.probes import PROBES
 from api.ratelimit import RateLimiter
@@ -62,6 +64,7 @@ def create_app(
     if pipeline is not None:
         metrics.set_index(pipeline.manifest)
     keys = KeyRing.from_keys(server.api_keys)
+    gate = WorkGate(server, metrics)
     context = ApiContext(
         settings=settings,
         readiness=readiness,
@@ -70,6 +73,7 @@ def create_app(
         limiter=RateLimiter(server.rate_limit_per_minute) if server.rate_limit_per_minute > 0 else None,
         admin_keys=KeyRing.from_keys(server.admin_keys),
         reindexer=Reindexer(readiness, settings, _track_index(metrics), rebuild or rebuild_pipeline),
+        gate=gate,
     )
     feedback = FeedbackSink(settings.data_dir / FEEDBACK_DB)  # opened in its lifespan, off the event loop
 
@@ -103,9 +107,10 @@ def create_app(
         cors_config=_cors(server.cors_origins),
         logging_config=None,  # logging is configured by api.server (uvicorn's log config)
     )
-    # Outermost layer, around Litestar's own exception handling and CORS: 404/405 are
-    # raised by the router before any route middleware runs, and still need an id.
-    app.asgi_handler = RequestObserver(app.asgi_handler, metrics)
+    # Outermost layers, around Litestar's own exception handling and CORS: 404/405 are
+    # raised by the router before any route middleware runs, and still need an id and
+    # the security headers.
+    app.asgi_handler = RequestObserver(SecurityHeaders(app.asgi_handler, DOCS_PATH), metrics)
     return app
 
 

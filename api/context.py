@@ -9,6 +9,7 @@ from litestar.datastructures import State
 
 from api.auth import KeyRing
 from api.metrics import Metrics
+from api.overload import WorkGate
 from api.ratelimit import RateLimiter
 from api.readiness import Readiness
 from api.reindex import Reindexer
@@ -30,6 +31,8 @@ class ApiContext:
     admin_keys: KeyRing
     """Keys for ``/v1/admin``; empty means the admin endpoints refuse every call."""
     reindexer: Reindexer
+    gate: WorkGate
+    """Bounds the blocking work (pipeline calls, feedback writes) in flight."""
 
 
 def context_of(state: State | Any) -> ApiContext:

@@ -17,7 +17,7 @@ from importlib.resources.abc import Traversable
 from typing import Any
 
 import msgspec
-from litestar import Request, Router, get
+from litestar import Request, Response, Router, get
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin
@@ -37,6 +37,21 @@ ASSETS = {
     "swagger-ui-standalone-preset.js": "text/javascript",
 }
 """The only files served from the package (it also ships an editor, source maps, ...)."""
+
+INIT_ROUTE_NAME = "rag_swagger_init"
+INIT_SCRIPT = """\
+// Starts Swagger UI. A file rather than an inline script, so the docs page's
+// Content-Security-Policy can allow scripts from this origin only (api.headers).
+document.body.style.margin = "0";
+window.ui = SwaggerUIBundle({
+  url: document.getElementById("swagger-ui").dataset.specUrl,
+  dom_id: "#swagger-ui",
+  deepLinking: true,
+  validatorUrl: null,
+  presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+  layout: "BaseLayout",
+});
+"""
 
 DESCRIPTION = """\
 Answers questions about the indexed documents with citations to the slide or page they
@@ -60,7 +75,7 @@ class OfflineSwaggerPlugin(OpenAPIRenderPlugin):
     """Swagger UI with its assets served by this app; nothing is fetched from elsewhere."""
 
     def __init__(self, assets: Traversable, path: tuple[str, ...] = ("/", "/swagger")) -> None:
-        super().__init__(path=list(path), favicon="", style="<style>body { margin: 0 }</style>")
+        super().__init__(path=list(path), favicon="", style="")
         self.assets = assets
 
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
@@ -79,19 +94,10 @@ class OfflineSwaggerPlugin(OpenAPIRenderPlugin):
   {self.style}
 </head>
 <body>
-  <div id="swagger-ui"></div>
+  <div id="swagger-ui" data-spec-url="{spec_url}"></div>
   <script src="{asset("swagger-ui-bundle.js")}"></script>
   <script src="{asset("swagger-ui-standalone-preset.js")}"></script>
-  <script>
-    window.ui = SwaggerUIBundle({{
-      url: "{spec_url}",
-      dom_id: "#swagger-ui",
-      deepLinking: true,
-      validatorUrl: null,
-      presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
-      layout: "BaseLayout"
-    }});
-  </script>
+  <script src="{html.escape(request.app.route_reverse(INIT_ROUTE_NAME), quote=True)}"></script>
 </body>
 </html>
 """
@@ -116,7 +122,12 @@ class OfflineSwaggerPlugin(OpenAPIRenderPlugin):
                 content_disposition_type="inline",
             )
 
+        @get("/swagger-init.js", name=INIT_ROUTE_NAME, include_in_schema=False, sync_to_thread=False)
+        def swagger_init() -> Response[bytes]:
+            return Response(INIT_SCRIPT.encode(), media_type="text/javascript")
+
         router.register(swagger_asset)
+        router.register(swagger_init)
 
 
 class StructContractPlugin(OpenAPISchemaPlugin):

@@ -62,7 +62,8 @@ _ERROR_TEXT = {
     422: "Body does not match the schema, or the question is blank or too long.",
     429: "Rate limit reached: wait for Retry-After seconds.",
     500: "Unexpected server error (details in the server log, by request_id).",
-    503: "The index is loading (Retry-After) or failed to load.",
+    503: "The index is loading or failed to load, or the server is busy (`overloaded`, `timeout`); "
+    "Retry-After says when to try again.",
 }
 
 

@@ -105,7 +105,8 @@ async def submit_feedback(
     body = await strict_body(request, FeedbackRequest)
     question = checked_question(body.question, context.settings.server.max_question_chars)
     store = await sink_of(state).store()
-    saved = await anyio.to_thread.run_sync(store.add, feedback_record(body, question))
+    # Bounded like the pipeline calls, but never timed out: a 201 must mean "stored".
+    saved = await context.gate.run(store.add, feedback_record(body, question), timeout=False)
     return feedback_response(saved)
 
 

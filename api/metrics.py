@@ -58,6 +58,14 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
+        self.work_in_flight = Gauge(
+            "rag_work_in_flight", "Pipeline calls and feedback writes running (bounded by max_in_flight).", registry=r
+        )
+        self.refused = Counter(
+            "rag_refused_total", "Requests answered 503 because the server was busy, by reason.", ["reason"], registry=r
+        )
+        for reason in ("overloaded", "timeout"):
+            self.refused.labels(reason=reason)
         self.answers = Counter("rag_answers_total", "Answers returned, by outcome.", ["outcome"], registry=r)
         self.abstentions = Counter("rag_abstentions_total", "Answers that abstained.", registry=r)
         self.ready = Gauge("rag_ready", "1 once the index and model are loaded.", registry=r)

@@ -11,18 +11,16 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import anyio.to_thread
 from litestar import Request, Router, get, post
 from litestar.datastructures import State
 from litestar.openapi.spec import SecurityRequirement
 from litestar.params import JSONBody
 
 from api.bodies import checked_question, json_body, strict_body
-from api.context import context_of
+from api.context import ApiContext, context_of
 from api.errors import error_specs
 from api.guards import authenticate, rate_limit
 from api.mapping import answer_response, search_response, sources_response
-from api.metrics import Metrics
 from api.schemas import (
     AnswerRequest,
     AnswerResponse,
@@ -34,8 +32,10 @@ from api.schemas import (
 R = TypeVar("R")
 
 
-async def _run(metrics: Metrics, operation: str, fn: Callable[..., R], *args: Any) -> R:
-    """Run a blocking pipeline call in a worker thread, timing only the call itself."""
+async def _run(context: ApiContext, operation: str, fn: Callable[..., R], *args: Any) -> R:
+    """Run a blocking pipeline call in a worker thread through the app's :class:`~api.overload.WorkGate`
+    (503 when too many are running or it takes too long), timing only the call itself."""
+    metrics = context.metrics
 
     def timed() -> R:
         started = time.perf_counter()
@@ -44,7 +44,8 @@ async def _run(metrics: Metrics, operation: str, fn: Callable[..., R], *args: An
         finally:
             metrics.pipeline_latency.labels(operation=operation).observe(time.perf_counter() - started)
 
-    return await anyio.to_thread.run_sync(timed)
+    timed.__name__ = operation
+    return await context.gate.run(timed)
 
 
 @post(
@@ -64,7 +65,7 @@ async def answer(request: Request[Any, Any, Any], state: State, data: JSONBody[A
     body = await strict_body(request, AnswerRequest)
     question = checked_question(body.question, context.settings.server.max_question_chars)
     service = context.readiness.service()
-    result = await _run(context.metrics, "answer", service.answer, question, body.top_k)
+    result = await _run(context, "answer", service.answer, question, body.top_k)
     context.metrics.observe_answer(result.abstained)
     return answer_response(result)
 
@@ -82,7 +83,7 @@ async def search(request: Request[Any, Any, Any], state: State, data: JSONBody[S
     body = await strict_body(request, SearchRequest)  # see answer()
     question = checked_question(body.question, context.settings.server.max_question_chars)
     service = context.readiness.service()
-    passages = await _run(context.metrics, "search", service.search, question, body.top_k)
+    passages = await _run(context, "search", service.search, question, body.top_k)
     return search_response(passages, service.manifest.index_version)
 
 
@@ -94,7 +95,7 @@ async def search(request: Request[Any, Any, Any], state: State, data: JSONBody[S
 async def sources(state: State) -> SourcesResponse:
     context = context_of(state)
     service = context.readiness.service()
-    infos = await _run(context.metrics, "sources", service.sources)
+    infos = await _run(context, "sources", service.sources)
     return sources_response(infos, service.manifest.index_version)
 
 

@@ -209,7 +209,8 @@ class ReindexStatusResponse(Struct, frozen=True):
     """The last (or the running) reindex, and the index being served now."""
 
     state: Annotated[
-        Literal["idle", "running", "succeeded", "failed"], Meta(description="Of the last reindex.", examples=["running"])
+        Literal["idle", "running", "succeeded", "failed"],
+        Meta(description="Of the last reindex.", examples=["running"]),
     ]
     reason: Annotated[str | None, Meta(examples=["admin request"])]
     started_at: Annotated[str | None, Meta(examples=["2025-08-19T17:40:00+00:00"])]

@@ -160,6 +160,12 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         settings = replace(settings, server=replace(server, watch_seconds=args.watch))
     if settings.server.watch_seconds > 0 and (args.workers or server.workers) > 1:
         raise ConfigError("--watch works with one worker: each worker would rebuild the index on its own")
+    if not settings.index.auto_rebuild:
+        from rag.index import verify_index
+
+        # It may not rebuild, so a damaged index would only ever be a 503: refuse to start
+        # instead, naming the file (a few megabytes hashed; the model is not loaded).
+        verify_index(settings.index_dir)
     run(
         settings,
         host=args.host or server.host,

@@ -13,8 +13,10 @@ On disk (``index/``)::
         acronyms.json        acronyms mined from the corpus plus the glossary
         bm25/                the lexical index
 
-A build is written to a temporary folder, renamed into ``builds/`` and only then
-named in ``CURRENT``; a crash at any point leaves the previous build in use.
+A build is written to a temporary folder (``builds/.tmp-<pid>-<random>``), renamed
+into ``builds/`` and only then named in ``CURRENT``; a crash at any point leaves the
+previous build in use. The next successful build removes temporary folders whose
+builder is no longer running (or that are over an hour old).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import numpy as np
 from rag.datatypes import Chunk, Manifest, Part, Sentence, SourceInfo, to_dict
 from rag.errors import DependencyError, IndexCorruptError, IndexNotFoundError
 from rag.hashing import file_sha256
+from rag.leftovers import TMP_PREFIX, remove_abandoned
 from rag.lexical import LexicalIndex
 
 FORMAT_VERSION = 1
@@ -240,11 +243,12 @@ def save_index(index: Index, index_dir: Path, keep_builds: int = 2) -> Path:
     """Write ``index`` as a new build and make it current, atomically."""
     builds = index_dir / BUILDS
     builds.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=builds))
+    # The builder's pid in the name tells the next build whether this one is still alive.
+    tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=builds))
     try:
         _write_artifacts(index, tmp)
         # unique even for two builds of the same version in the same second
-        name = f"{index.manifest.index_version}-{time.strftime('%Y%m%dT%H%M%S')}-{tmp.name.removeprefix('.tmp-')}"
+        name = f"{index.manifest.index_version}-{time.strftime('%Y%m%dT%H%M%S')}-{tmp.name.removeprefix(TMP_PREFIX)}"
         final = builds / name
         os.replace(tmp, final)
     except BaseException:
@@ -295,14 +299,30 @@ def read_manifest(folder: Path) -> Manifest:
         raise IndexCorruptError(f"{folder / 'manifest.json'} is unreadable ({exc}): run `rag index`") from exc
 
 
-def load_index(index_dir: Path) -> Index:
-    """The current build, every artifact verified against the manifest's hashes."""
+def verify_index(index_dir: Path) -> tuple[Path, Manifest]:
+    """The current build's folder and manifest, once every artifact matches its sha256.
+
+    Cheap enough for a start-up check (it reads the files, it does not parse them):
+    ``rag serve`` runs it first when it may not rebuild.
+
+    Raises:
+        IndexNotFoundError: no index in ``index_dir``.
+        IndexCorruptError: naming the first file that is missing, truncated or altered.
+    """
     folder = current_build(index_dir)
     manifest = read_manifest(folder)
+    if not manifest.artifacts:
+        raise IndexCorruptError(f"{folder / 'manifest.json'} lists no artifacts: run `rag index`")
     for name, digest in manifest.artifacts.items():
         path = folder / name
         if not path.is_file() or file_sha256(path) != digest:
             raise IndexCorruptError(f"index file {path} is missing or altered: run `rag index`")
+    return folder, manifest
+
+
+def load_index(index_dir: Path) -> Index:
+    """The current build, every artifact verified against the manifest's hashes."""
+    folder, manifest = verify_index(index_dir)
     try:
         chunks = tuple(_chunk_from_dict(json.loads(line)) for line in
                        (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line)
@@ -356,8 +376,10 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def _prune(builds: Path, keep: int, current: str) -> None:
+    """Drop completed builds beyond the newest ``keep`` and temporary folders of dead builds."""
     done = sorted((p for p in builds.iterdir() if p.is_dir() and not p.name.startswith(".")),
                   key=lambda p: p.stat().st_mtime, reverse=True)
     for old in done[keep:]:
         if old.name != current:
             shutil.rmtree(old, ignore_errors=True)
+    remove_abandoned(builds)

@@ -95,3 +95,11 @@ def test_one_reindex_at_a_time_and_bad_body() -> None:
         assert _wait_done(client)["state"] == "succeeded"
         bad = client.post("/v1/admin/reindex", headers=ADMIN, json={"force": "yes"})
         assert bad.status_code == 422 and set(bad.json()["error"]) == {"status", "code", "message", "request_id"}
+
+
+def test_options_names_every_method_of_the_path() -> None:
+    """Litestar 2's own OPTIONS answer would name only POST (litestar#4169)."""
+    with _client(lambda *_: NextPipeline("v2")) as client:
+        r = client.options("/v1/admin/reindex", headers=ADMIN)
+        assert r.status_code == 204 and r.headers["allow"] == "GET, OPTIONS, POST"
+        assert client.options("/v1/admin/reindex").status_code == 401  # still behind the admin key

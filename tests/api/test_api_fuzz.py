@@ -20,7 +20,9 @@ in CI reproduces locally).
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections import Counter
 from dataclasses import replace
@@ -53,7 +55,7 @@ def fuzz_schema() -> Any:
     The feedback database goes to a temporary folder removed when the process exits.
     """
     pipeline = FakePipeline()
-    settings = replace(make_settings(api_keys=(API_KEY,), admin_keys=(ADMIN_KEY,)), data_dir=Path(_DATA.name))
+    settings = replace(make_settings(api_keys=(API_KEY,), admin_keys=(ADMIN_KEY,)), data_dir=Path(_DATA))
     app = create_app(settings, pipeline, rebuild=lambda *_: pipeline)
     loaded = schemathesis.openapi.from_asgi("/schema/openapi.json", app)
     loaded.config.seed = SEED
@@ -65,7 +67,8 @@ def fuzz_schema() -> Any:
     return loaded
 
 
-_DATA = tempfile.TemporaryDirectory(prefix="rag-fuzz-")
+_DATA = tempfile.mkdtemp(prefix="rag-fuzz-")
+atexit.register(shutil.rmtree, _DATA, ignore_errors=True)
 schema = fuzz_schema()
 
 

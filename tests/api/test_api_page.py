@@ -231,3 +231,30 @@ def test_the_raw_request_helper_does_reach_static_files(client):
         status, body = asgi_get(client.app, raw_path)
         assert status == 200, raw_path
         assert body == (STATIC_DIR / "page.css").read_bytes()
+
+
+OTHER_TRAVERSALS = [
+    b"/schema/swagger-assets/../../app.py",
+    b"/schema/swagger-assets/%2e%2e/%2e%2e/pyproject.toml",
+    b"/schema/swagger-assets/..%2f..%2fapi%2fapp.py",
+    b"/schema/swagger-assets/..%2f__init__.py",
+    b"/schema/swagger-assets/%2e%2e%5c__init__.py",
+    b"/schema/swagger-assets/index.html",  # in the package, but not one of the served assets
+    b"/schema/swagger-assets/swagger-ui.css%00.py",
+    b"/schema/swagger-assets/",
+    b"/schema/..%2f..%2fpyproject.toml",
+    b"/schema/swagger-init.js/../../app.py",
+    b"/..%2fpyproject.toml",
+    b"/static%2f..%2fapp.py",
+    b"//etc/passwd",
+]
+
+
+@pytest.mark.parametrize("raw_path", OTHER_TRAVERSALS, ids=[p.decode() for p in OTHER_TRAVERSALS])
+def test_no_file_outside_the_served_assets_is_served_by_any_route(client, raw_path):
+    """The docs assets and the root are file-serving routes too: same spellings, same answer."""
+    status, body = asgi_get(client.app, raw_path)
+    assert status == 404, (raw_path, status)
+    text = body.decode("utf-8", errors="replace")
+    for marker in (*REPO_FILE_MARKERS, "swagger_ui", "SwaggerUIBundle"):
+        assert marker not in text, (raw_path, marker)

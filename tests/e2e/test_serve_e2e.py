@@ -110,6 +110,8 @@ def test_docs_page_works_in_a_browser_without_leaving_loopback(server: Server) -
             page.route("**/*", only_loopback)
             page_errors: list[str] = []
             page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+            csp_violations: list[str] = []  # the docs page has its own Content-Security-Policy (api.headers)
+            page.on("console", lambda m: csp_violations.append(m.text) if "Content Security Policy" in m.text else None)
             page.goto(f"{server.base_url}/schema")
             page.wait_for_selector(".opblock", timeout=15_000)
             paths = page.locator(".opblock-summary-path").all_inner_texts()
@@ -124,3 +126,4 @@ def test_docs_page_works_in_a_browser_without_leaving_loopback(server: Server) -
             browser.close()
     assert leaked == []
     assert page_errors == []
+    assert csp_violations == []

@@ -26,6 +26,15 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
     assert s.index.auto_rebuild is False and s.server.log_format == "json"
 
 
+def test_overload_settings(tmp_path: Path) -> None:
+    calibration = str(tmp_path / "none.json")
+    server = Settings.from_env({"RAG_CALIBRATION_FILE": calibration}).server
+    assert (server.max_in_flight, server.max_queue_wait_ms, server.request_timeout_ms) == (32, 250.0, 10_000.0)
+    env = {"RAG_MAX_IN_FLIGHT": "4", "RAG_MAX_QUEUE_WAIT_MS": "0", "RAG_REQUEST_TIMEOUT_MS": "1500"}
+    server = Settings.from_env({"RAG_CALIBRATION_FILE": calibration, **env}).server
+    assert (server.max_in_flight, server.max_queue_wait_ms, server.request_timeout_ms) == (4, 0.0, 1500.0)
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
@@ -35,6 +44,9 @@ def test_defaults_and_overrides(tmp_path: Path) -> None:
         ("RAG_LOG_FORMAT", "xml", "one of"),
         ("RAG_MIN_EVIDENCE", "high", "not a number"),
         ("RAG_API_KEYS_FILE", "/no/such/file", "cannot be read"),
+        ("RAG_MAX_IN_FLIGHT", "0", "at least 1"),
+        ("RAG_MAX_QUEUE_WAIT_MS", "-5", "at least 0"),
+        ("RAG_REQUEST_TIMEOUT_MS", "nan", "at least 1"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
