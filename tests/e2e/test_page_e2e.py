@@ -14,7 +14,6 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -28,15 +27,6 @@ pytestmark = pytest.mark.e2e
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 SCREENSHOTS = ROOT / "tests" / "artifacts" / "screenshots"
 FEEDBACK_DB = "feedback.sqlite3"
 DESKTOP = {"width": 1280, "height": 900}
@@ -70,18 +60,6 @@ class Tab:
         assert self.page_errors == []
         unexpected = [m for m in self.console_errors if not (self.expected_console and self.expected_console.search(m))]
         assert unexpected == []
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def open_tab(browser: Any, server: Server, viewport: dict[str, int] = DESKTOP) -> tuple[Any, Tab]:

@@ -25,7 +25,6 @@ import httpx
 import pytest
 
 from tests.e2e.serving import ROOT, Server
-from tests.e2e.test_page_e2e import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e
 
@@ -61,18 +60,6 @@ def markup_server(server: Server, tmp_path_factory: pytest.TempPathFactory) -> I
         yield started
     finally:
         started.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.mark.parametrize("bypass_csp", [False, True], ids=["with-csp", "csp-bypassed"])

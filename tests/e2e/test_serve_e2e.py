@@ -8,7 +8,6 @@ model, index, pipeline, app factory, uvicorn and the socket.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 
 import httpx
@@ -85,9 +84,8 @@ def test_errors_metrics_and_json_access_log(server: Server) -> None:
     pytest.fail(f"no JSON access line for e2e-404:\n{server.log()[-3000:]}")
 
 
-def test_docs_page_works_in_a_browser_without_leaving_loopback(server: Server) -> None:
+def test_docs_page_works_in_a_browser_without_leaving_loopback(server: Server, browser) -> None:  # type: ignore[no-untyped-def]
     """Swagger UI renders and runs a request with every other host blocked."""
-    sync_api = pytest.importorskip("playwright.sync_api")
     leaked: list[str] = []
 
     def only_loopback(route) -> None:  # type: ignore[no-untyped-def]
@@ -97,33 +95,25 @@ def test_docs_page_works_in_a_browser_without_leaving_loopback(server: Server) -
             leaked.append(route.request.url)
             route.abort()
 
-    with sync_api.sync_playwright() as p:
-        try:
-            browser = p.chromium.launch()
-        except sync_api.Error:
-            system = shutil.which("chromium") or shutil.which("chromium-browser")
-            if system is None:
-                pytest.skip("no Chromium for Playwright (run `playwright install chromium`)")
-            browser = p.chromium.launch(executable_path=system)
-        try:
-            page = browser.new_page()
-            page.route("**/*", only_loopback)
-            page_errors: list[str] = []
-            page.on("pageerror", lambda exc: page_errors.append(str(exc)))
-            csp_violations: list[str] = []  # the docs page has its own Content-Security-Policy (api.headers)
-            page.on("console", lambda m: csp_violations.append(m.text) if "Content Security Policy" in m.text else None)
-            page.goto(f"{server.base_url}/schema")
-            page.wait_for_selector(".opblock", timeout=15_000)
-            paths = page.locator(".opblock-summary-path").all_inner_texts()
-            assert {"/v1/answer", "/v1/search", "/v1/sources"} <= set(paths)
-            page.locator("#operations-v1-V1AnswerAnswer").click()
-            page.get_by_role("button", name="Try it out").click()
-            page.get_by_role("button", name="Execute").click()
-            page.wait_for_selector(".live-responses-table .response .response-col_status", timeout=30_000)
-            status = page.locator(".live-responses-table .response .response-col_status").first.inner_text()
-            assert status.strip() == "200"
-        finally:
-            browser.close()
+    page = browser.new_page()
+    try:
+        page.route("**/*", only_loopback)
+        page_errors: list[str] = []
+        page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+        csp_violations: list[str] = []  # the docs page has its own Content-Security-Policy (api.headers)
+        page.on("console", lambda m: csp_violations.append(m.text) if "Content Security Policy" in m.text else None)
+        page.goto(f"{server.base_url}/schema")
+        page.wait_for_selector(".opblock", timeout=15_000)
+        paths = page.locator(".opblock-summary-path").all_inner_texts()
+        assert {"/v1/answer", "/v1/search", "/v1/sources"} <= set(paths)
+        page.locator("#operations-v1-V1AnswerAnswer").click()
+        page.get_by_role("button", name="Try it out").click()
+        page.get_by_role("button", name="Execute").click()
+        page.wait_for_selector(".live-responses-table .response .response-col_status", timeout=30_000)
+        status = page.locator(".live-responses-table .response .response-col_status").first.inner_text()
+        assert status.strip() == "200"
+    finally:
+        page.close()
     assert leaked == []
     assert page_errors == []
     assert csp_violations == []
