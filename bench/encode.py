@@ -1,15 +1,20 @@
-"""The encode floor: one question through each embedding backend, in process.
+"""The encode floor: the questions of the 1-client HTTP level through each backend, in process.
 
 ``/v1/answer`` cannot be faster than embedding the question (unless the answer is
 cached), so the median of ``encode([q])`` is the floor the HTTP figures are compared
-with. Both backends run in this one process, one after the other, on the same text.
+with. Every backend runs in this one process, one after the other, on the same texts:
+the questions the 1-client cache-miss level then sends over HTTP, in the same order.
+ONNX is timed twice: ``encode`` (the one-thread session the batch workers share) and
+``encode_alone`` (the every-core session a question gets when nothing else is being
+embedded, which is what a lone client's request uses).
 """
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,20 +24,22 @@ from bench.stats import summarise
 WARMUP_CALLS = 10
 
 
-def time_calls(fn: Callable[[], object], calls: int, warmup: int = WARMUP_CALLS) -> list[float]:
-    """Milliseconds of each of ``calls`` calls of ``fn`` after ``warmup`` untimed ones."""
+def time_calls(fn: Callable[[str], object], texts: Sequence[str], calls: int,
+               warmup: int = WARMUP_CALLS) -> list[float]:
+    """Milliseconds of each of ``calls`` calls ``fn(text)``, texts in rotation, after ``warmup`` untimed ones."""
+    rotation = itertools.cycle(texts)
     for _ in range(warmup):
-        fn()
+        fn(next(rotation))
     times = []
-    for _ in range(calls):
+    for text in itertools.islice(rotation, calls):
         started = time.perf_counter()
-        fn()
+        fn(text)
         times.append((time.perf_counter() - started) * 1000)
     return times
 
 
-def encode_floor(question: str, onnx_cache_dir: Path, calls: int) -> dict[str, object]:
-    """Load both backends, time ``encode([question])`` ``calls`` times each, compare the vectors.
+def encode_floor(questions: Sequence[str], onnx_cache_dir: Path, calls: int) -> dict[str, object]:
+    """Load both backends, time one-question encodes of ``questions`` ``calls`` times each, compare the vectors.
 
     ``onnx_cache_dir`` receives the verified ONNX export (``<index dir>/models`` makes
     it the one ``rag index`` and ``rag serve`` then reuse).
@@ -46,14 +53,21 @@ def encode_floor(question: str, onnx_cache_dir: Path, calls: int) -> dict[str, o
     started = time.perf_counter()
     onnx_embedder = load_embedder(EmbeddingConfig(backend="onnx"), onnx_cache_dir)
     onnx_load_s = time.perf_counter() - started  # includes export + verification on a cold cache
+    if (torch_embedder.backend, onnx_embedder.backend) != ("torch", "onnx"):
+        raise RuntimeError(f"asked for torch and onnx, got {torch_embedder.backend} and {onnx_embedder.backend}")
 
-    results: dict[str, object] = {"question": question, "calls": calls, "warmup": WARMUP_CALLS}
-    vectors = {}
-    for name, embedder, load_s in (("torch", torch_embedder, torch_load_s), ("onnx", onnx_embedder, onnx_load_s)):
-        if embedder.backend != name:
-            raise RuntimeError(f"asked for the {name} backend, got {embedder.backend}")
-        times = time_calls(lambda e=embedder: e.encode([question]), calls)
-        vectors[name] = embedder.encode([question])[0]
+    runs: dict[str, tuple[Callable[[list[str]], np.ndarray], float]] = {
+        "torch": (torch_embedder.encode, torch_load_s),
+        "onnx": (onnx_embedder.encode, onnx_load_s),
+        "onnx_alone": (onnx_embedder.encode_alone, onnx_load_s),
+    }
+    results: dict[str, object] = {"questions": len(questions), "first_question": questions[0], "calls": calls,
+                                  "warmup": WARMUP_CALLS}
+    for name, (encode, load_s) in runs.items():
+        times = time_calls(lambda text, e=encode: e([text]), questions, calls)
         results[name] = {"load_s": round(load_s, 3), "ms": summarise(times), "stdev_ms": statistics.pstdev(times)}
-    results["cosine_torch_onnx"] = float(np.dot(vectors["torch"], vectors["onnx"]))
+    sample = list(questions[: min(len(questions), 50)])
+    reference = torch_embedder.encode(sample)
+    for name in ("onnx", "onnx_alone"):
+        results[f"min_cosine_torch_{name}"] = float(np.min(np.sum(reference * runs[name][0](sample), axis=1)))
     return results

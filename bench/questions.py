@@ -57,13 +57,20 @@ OUT_OF_SCOPE = (
 
 QUESTIONS = IN_SCOPE + OUT_OF_SCOPE
 
-ENCODE_QUESTION = IN_SCOPE[11]
-"""The question timed in-process for the encode floor (a typical length: 14 words)."""
+UNIQUE_WARMUP = 20
+"""Unique questions asked before the cache-miss levels are measured (not timed)."""
 
 
 def repeated_questions(questions: tuple[str, ...] = QUESTIONS) -> Iterator[str]:
     """The set over and over: after the first round every request is a cache hit."""
     return itertools.cycle(questions)
+
+
+def first_level_questions(n: int) -> list[str]:
+    """The first ``n`` questions the 1-client cache-miss level sends: a run's unique
+    questions start at case 1, and the first ``UNIQUE_WARMUP`` of them warm the server up.
+    The encode floor times these same texts, so the answer/encode ratio compares like with like."""
+    return list(itertools.islice(unique_questions(itertools.count(1)), UNIQUE_WARMUP, UNIQUE_WARMUP + n))
 
 
 def unique_questions(counter: Iterator[int], questions: tuple[str, ...] = QUESTIONS) -> Iterator[str]:

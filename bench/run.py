@@ -33,14 +33,19 @@ if __package__ in (None, ""):  # `python bench/run.py`: make the `bench` package
 
 from bench import http_load
 from bench.encode import encode_floor
-from bench.questions import ENCODE_QUESTION, QUESTIONS, repeated_questions, unique_questions
+from bench.questions import (
+    QUESTIONS,
+    UNIQUE_WARMUP,
+    first_level_questions,
+    repeated_questions,
+    unique_questions,
+)
 from bench.report import answer_encode_ratio, jsonable, render, targets
 from bench.server import ROOT, Server, child_env
 from bench.stats import median
 
 BUILD_TIMEOUT_S = 900.0
 SCALE_TIMEOUT_S = 3600.0
-UNIQUE_WARMUP = 20
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,7 @@ def build_index(env: dict[str, str], index_dir: Path) -> dict[str, Any]:
 async def http_runs(server: Server, plan: Plan, soak_seconds: float, results: dict[str, Any]) -> None:
     """Section 4 (and the memory readings of section 5) against a ready server."""
     case_numbers = itertools.count(1)  # one counter per server: a unique question is never asked twice
+    # (starting at 1 with UNIQUE_WARMUP warm-up questions: see first_level_questions)
     http: dict[str, Any] = {}
     results["http"] = http
     modes = (("repeated", repeated_questions(), len(QUESTIONS)),
@@ -162,7 +168,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             say(f"encode floor ({plan.encode_calls} calls per backend)")
             from rag.pipeline import MODELS_DIR
 
-            results["encode"] = encode_floor(ENCODE_QUESTION, index_dir / MODELS_DIR, plan.encode_calls)
+            questions = first_level_questions(plan.encode_calls)
+            results["encode"] = encode_floor(questions, index_dir / MODELS_DIR, plan.encode_calls)
             env = child_env({
                 "RAG_INDEX_DIR": str(index_dir),
                 "RAG_CORPUS_DIR": str(ROOT / "corpus"),

@@ -2,8 +2,8 @@
 maintainers' glossary (``corpus/glossary.json``), used to expand questions.
 
 A seller types "CMAT" or "MCA"; the guidance may spell it out, or the other way
-round. Expanding the question with the other form lets both the lexical and the
-dense side match either spelling.
+round. Expanding the question with the other form lets the lexical side match
+either spelling (the dense side embeds the question as asked: see ``rag.retrieval``).
 """
 
 from __future__ import annotations

@@ -44,6 +44,10 @@ class Embedder(Protocol):
         """L2-normalised float32 vectors, one row per text."""
         ...
 
+    def encode_alone(self, texts: list[str]) -> np.ndarray:
+        """As :meth:`encode`, for when nothing else is being embedded: may use every core."""
+        ...
+
     def token_counter(self) -> TokenCounter:
         """Counts tokens as the model sees them (special tokens included)."""
         ...
@@ -96,6 +100,9 @@ class SentenceTransformerEmbedder:
                 show_progress_bar=show_progress,
             )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_alone(self, texts: list[str]) -> np.ndarray:
+        return self.encode(texts)  # torch already runs one forward pass on every core
 
     def token_counter(self) -> TokenCounter:
         tokenizer = self._model.tokenizer
@@ -225,7 +232,15 @@ def _onnx_embedder(cfg: EmbeddingConfig, folder: Path, fingerprint: str, cache_d
             )
         _write_marker(marker, path, worst)
         log.info("ONNX export of %s verified (min cosine %.6f) at %s", cfg.model, worst, path)
-    return OnnxEmbedder.load(path, folder, name=cfg.model, fingerprint=fingerprint, batch_size=cfg.batch_size)
+    return OnnxEmbedder.load(path, folder, name=cfg.model, fingerprint=fingerprint, batch_size=cfg.batch_size,
+                             lone_threads=cfg.lone_question_threads or available_cores())
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(len(os.sched_getaffinity(0)), 1)
+    return os.cpu_count() or 1
 
 
 def verify(candidate: Embedder, reference: Embedder) -> float:

@@ -32,7 +32,8 @@ class Pipeline:
         self.embedder = embedder
         emb = settings.embedding
         self.batcher = MicroBatcher(
-            embedder.encode, window=emb.batch_window_ms / 1000, max_batch=emb.max_batch, workers=emb.encode_workers
+            embedder.encode, window=emb.batch_window_ms / 1000, max_batch=emb.max_batch, workers=emb.encode_workers,
+            encode_alone=embedder.encode_alone,
         )
         self.retriever = Retriever(index, embedder, settings.retrieval, self.batcher.encode_one)
         self._answers: LRU[tuple[str, int | None], Answer] = LRU(settings.answer.cache_size)

@@ -278,10 +278,13 @@ def _results() -> dict[str, object]:
 
     return {
         "meta": {"started_at": "2026-01-01T00:00:00+00:00", "quick": False, "cpus": 2},
-        "encode": {"question": "q", "cosine_torch_onnx": 0.99999,
-                   "torch": {"load_s": 3.0, "ms": summarise([20.0])}, "onnx": {"load_s": 1.0, "ms": summarise([5.0])}},
+        "encode": {"questions": 10, "first_question": "q", "min_cosine_torch_onnx": 0.99999,
+                   "min_cosine_torch_onnx_alone": 0.99999, "torch": {"load_s": 3.0, "ms": summarise([20.0])},
+                   "onnx": {"load_s": 1.0, "ms": summarise([5.0])},
+                   "onnx_alone": {"load_s": 1.0, "ms": summarise([3.0])}},
         "cold_start": {"runs_s": [1.5], "median_s": 1.5},
-        "http": {"unique": {"1": level(150.0, 6.0), "16": level(250.0, 60.0, errors=2)},
+        "http": {"unique": {"1": level(150.0, 6.0), "16": level(250.0, 60.0, errors=2),
+                            "64": level(260.0, 250.0, errors=7)},
                  "repeated": {"1": level(900.0, 1.0), "16": level(1500.0, 10.0)}},
         "scale": {"data": {"dim": 384, "centres": 2000, "noise": 0.35, "queries": 200, "k": 10,
                            "exact_max_vectors": 200_000},
@@ -304,13 +307,15 @@ def test_targets_say_met_missed_or_not_measured() -> None:
     assert by_name["throughput, 16 clients, cache miss"].met is True
     assert by_name["1M vectors: search p50"].met is False  # 12 ms > 10 ms
     assert by_name["1M vectors: recall@10"].met is True
-    assert by_name["HTTP errors (all load runs)"].value == 2 and by_name["HTTP errors (all load runs)"].met is False
+    errors = by_name["HTTP errors, 1-16 clients and soak"]
+    assert errors.value == 2 and errors.met is False  # 64 clients' 503s are load shedding, not counted
     assert Target("x", None, 1.0).met is None and Target("x", float("nan"), 1.0).met is None
 
 
 def test_a_partial_run_still_renders_and_serialises() -> None:
     full = render(_results())
     assert "cache misses" in full and "MISSED" in full and "1,000,000" in full
+    assert "onnx (every core, lone question)" in full
     partial = render({"meta": {"quick": True}, "error": "ServerError: boom"})
     assert "stopped early" in partial and "not measured" in partial
 

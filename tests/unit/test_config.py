@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,23 @@ def test_overload_settings(tmp_path: Path) -> None:
     assert (server.max_in_flight, server.max_queue_wait_ms, server.request_timeout_ms) == (4, 0.0, 1500.0)
 
 
+def test_embedding_concurrency_settings(tmp_path: Path) -> None:
+    calibration = str(tmp_path / "none.json")
+    emb = Settings.from_env({"RAG_CALIBRATION_FILE": calibration}).embedding
+    assert (emb.encode_workers, emb.lone_question_threads, emb.batch_window_ms, emb.max_batch) == (2, 0, 0.0, 32)
+    env = {"RAG_ENCODE_WORKERS": "3", "RAG_LONE_QUESTION_THREADS": "1", "RAG_BATCH_WINDOW_MS": "2"}
+    emb = Settings.from_env({"RAG_CALIBRATION_FILE": calibration, **env}).embedding
+    assert (emb.encode_workers, emb.lone_question_threads, emb.batch_window_ms) == (3, 1, 2.0)
+
+
+def test_every_variable_is_documented_in_the_readme() -> None:
+    root = Path(__file__).resolve().parents[2]
+    read = set(re.findall(r'"(RAG_[A-Z_]+)"', (root / "rag" / "config.py").read_text()))
+    table = [line for line in (root / "README.md").read_text().splitlines() if line.startswith("| `RAG_")]
+    documented = set(re.findall(r"`(RAG_[A-Z_]+)`", "\n".join(table)))
+    assert read and read <= documented, sorted(read - documented)
+
+
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
@@ -47,6 +65,7 @@ def test_overload_settings(tmp_path: Path) -> None:
         ("RAG_MAX_IN_FLIGHT", "0", "at least 1"),
         ("RAG_MAX_QUEUE_WAIT_MS", "-5", "at least 0"),
         ("RAG_REQUEST_TIMEOUT_MS", "nan", "at least 1"),
+        ("RAG_LONE_QUESTION_THREADS", "-1", "at least 0"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
