@@ -254,7 +254,7 @@ def latency_breakdown(r: Mapping[str, Any]) -> dict[str, float]:
         out["    of embed: ONNX encode_alone([q]) in process"] = onnx
         rest = stages["embed"] - onnx
         if rest >= 0:  # negative only when the in-process floor was measured on a busier machine
-            out["    of embed: rest (acronym expansions add tokens; cache, hand-off)"] = rest
+            out["    of embed: rest (cache lookup, hand-off, waking the second thread)"] = rest
     return out
 
 

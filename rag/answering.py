@@ -21,6 +21,7 @@ import math
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -138,7 +139,7 @@ def _candidates(
                 continue  # the same sentence in an overlapping chunk
             seen.add(key)
             v = vectors(p.chunk.source, s)
-            share = len(terms & set(tokenize(s.text))) / len(terms) if terms else 0.0
+            share = len(terms & _terms(s.text)) / len(terms) if terms else 0.0
             score = (
                 W_SENTENCE * float(v @ query)
                 + W_PASSAGE * (p.dense_score or 0.0)
@@ -147,6 +148,13 @@ def _candidates(
             )
             out.append(_Candidate(p, s, v, score))
     return out
+
+
+@lru_cache(maxsize=16384)
+def _terms(sentence: str) -> frozenset[str]:
+    """A guidance sentence's stemmed terms: the same few hundred sentences come back in
+    answer after answer, so they are tokenised once (bounded, for large corpora)."""
+    return frozenset(tokenize(sentence))
 
 
 def _select(candidates: list[_Candidate], cfg: AnswerConfig) -> list[_Candidate]:

@@ -188,6 +188,10 @@ MIN_PROBE_COSINE = 0.9999
 """An export whose vectors differ more than this from torch's is refused."""
 
 ONNX_OPSET = 17
+ONNX_GRAPH = "eager-fused"
+"""How the exported graph is made (part of the cache file name: changing it redoes cached
+exports): attention exported in its plain ("eager") form, then fused by ONNX Runtime's
+transformer optimizer (see :func:`rag.onnx_backend.fuse_transformer`)."""
 
 
 def load_embedder(cfg: EmbeddingConfig, cache_dir: Path) -> Embedder:
@@ -206,7 +210,7 @@ def load_embedder(cfg: EmbeddingConfig, cache_dir: Path) -> Embedder:
 
 def onnx_cache_path(cache_dir: Path, model: str, fingerprint: str) -> Path:
     slug = "".join(c if c.isalnum() else "-" for c in Path(model).name.lower()).strip("-")
-    return cache_dir / f"{slug}-{fingerprint[:16]}-opset{ONNX_OPSET}.onnx"
+    return cache_dir / f"{slug}-{fingerprint[:16]}-opset{ONNX_OPSET}-{ONNX_GRAPH}.onnx"
 
 
 def _onnx_embedder(cfg: EmbeddingConfig, folder: Path, fingerprint: str, cache_dir: Path) -> Embedder:
@@ -232,6 +236,7 @@ def _onnx_embedder(cfg: EmbeddingConfig, folder: Path, fingerprint: str, cache_d
             )
         _write_marker(marker, path, worst)
         log.info("ONNX export of %s verified (min cosine %.6f) at %s", cfg.model, worst, path)
+        _remove_older_exports(path)
     return OnnxEmbedder.load(path, folder, name=cfg.model, fingerprint=fingerprint, batch_size=cfg.batch_size,
                              lone_threads=cfg.lone_question_threads or available_cores())
 
@@ -251,14 +256,18 @@ def verify(candidate: Embedder, reference: Embedder) -> float:
 
 
 def export_onnx(folder: Path, out: Path) -> None:
-    """Export transformer + mean pooling + L2 normalisation to ONNX with torch's exporter."""
+    """Export transformer + mean pooling + L2 normalisation to ONNX with torch's exporter,
+    then fuse it (:data:`ONNX_GRAPH`)."""
     try:
         import torch
         from transformers import AutoModel
     except ImportError as exc:
         raise DependencyError("exporting to ONNX needs torch and transformers") from exc
     _quiet_transformers()
-    model = AutoModel.from_pretrained(str(folder), local_files_only=True).eval()
+    try:  # plain attention exports as the pattern ONNX Runtime fuses; SDPA exports as many small ops
+        model = AutoModel.from_pretrained(str(folder), local_files_only=True, attn_implementation="eager").eval()
+    except (ValueError, TypeError):  # an architecture without the eager form: its default
+        model = AutoModel.from_pretrained(str(folder), local_files_only=True).eval()
 
     class Pooled(torch.nn.Module):
         def __init__(self, inner: Any) -> None:
@@ -286,10 +295,30 @@ def export_onnx(folder: Path, out: Path) -> None:
                 input_names=["input_ids", "attention_mask"], output_names=["embedding"],
                 dynamic_axes=dynamic, opset_version=ONNX_OPSET, dynamo=False,
             )
-        os.replace(tmp, out)
     except Exception as exc:
         tmp.unlink(missing_ok=True)
         raise ModelError(f"ONNX export of {folder} failed: {exc}") from exc
+    from rag.onnx_backend import fuse_transformer
+
+    config = model.config
+    try:
+        fused = fuse_transformer(tmp, heads=getattr(config, "num_attention_heads", 0),
+                                 hidden=getattr(config, "hidden_size", 0))
+        log.info("ONNX export of %s fused: %s", folder.name, fused or "nothing to fuse")
+    except Exception as exc:  # a speed-up only: the plain export computes the same vectors
+        log.warning("ONNX export of %s left unfused (%s)", folder.name, exc)
+    os.replace(tmp, out)
+
+
+def _remove_older_exports(current: Path) -> None:
+    """Exports of the same weights made another way (another opset or graph form) are never
+    used again: delete them and their markers rather than leave ~90 MB each behind."""
+    stem = current.name.split("-opset", 1)[0]
+    keep = (current.name, current.with_suffix(".verified.json").name)
+    for old in current.parent.glob(f"{stem}-opset*"):
+        finished = old.name.endswith((".onnx", ".verified.json"))  # not another process's export in progress
+        if finished and old.name not in keep:
+            old.unlink(missing_ok=True)
 
 
 def _write_marker(marker: Path, path: Path, worst: float) -> None:

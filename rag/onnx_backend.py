@@ -11,6 +11,7 @@ Tokenisation uses the ``tokenizers`` library with the model's own ``tokenizer.js
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,28 @@ def _session(ort: Any, onnx_path: Path, threads: int) -> Any:
         return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise ModelError(f"ONNX model {onnx_path} cannot be loaded ({exc}): delete it to re-export") from exc
+
+
+def fuse_transformer(path: Path, *, heads: int, hidden: int) -> dict[str, int]:
+    """Rewrite the exported graph at ``path`` with ONNX Runtime's transformer fusions.
+
+    Attention, skip + layer normalisation and bias + GELU become single operators: the
+    same arithmetic (probe cosine with torch still 0.99999+) in a few dozen operators
+    instead of a few hundred. That matters most when a run is split across threads:
+    a lone 18-token question on 2 cores took ~3.4 ms instead of ~4.5 ms. ``heads`` and
+    ``hidden`` come from the model's config (0: let the optimizer read them off the graph).
+    Returns how many of each fused operator the graph now has.
+    """
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    model = optimize_model(str(path), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=0)
+    tmp = path.with_name(path.name + ".fused")
+    try:
+        model.save_model_to_file(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return {name: count for name, count in model.get_fused_operator_statistics().items() if count}
 
 
 def model_max_tokens(folder: Path) -> int:

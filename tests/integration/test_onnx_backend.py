@@ -42,6 +42,22 @@ def test_onnx_matches_torch_and_is_cached(onnx_cache: Path, embedder) -> None:  
     np.testing.assert_allclose(onnx.encode_alone(texts), together, atol=1e-5)
 
 
+def test_export_is_fused_and_replaces_exports_made_another_way(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    import onnx
+
+    stale = tmp_path / f"all-minilm-l6-v2-{embedder.fingerprint[:16]}-opset13.onnx"
+    stale.write_bytes(b"an export made by an earlier version")
+    stale.with_suffix(".verified.json").write_text("{}")
+    in_progress = tmp_path / f"all-minilm-l6-v2-{embedder.fingerprint[:16]}-opset17.tmp-1"
+    in_progress.write_bytes(b"another process is exporting")
+    load_embedder(EmbeddingConfig(backend="onnx"), tmp_path)
+    path = onnx_cache_path(tmp_path, "all-MiniLM-L6-v2", embedder.fingerprint)
+    ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+    assert {"Attention", "SkipLayerNormalization", "BiasGelu"} <= ops  # fused: a few big operators
+    assert not stale.exists() and not stale.with_suffix(".verified.json").exists()
+    assert in_progress.exists()
+
+
 def test_tampered_export_is_re_exported(onnx_cache: Path, embedder) -> None:  # type: ignore[no-untyped-def]
     path = onnx_cache_path(onnx_cache, "all-MiniLM-L6-v2", embedder.fingerprint)
     load_embedder(EmbeddingConfig(backend="onnx"), onnx_cache)
