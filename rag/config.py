@@ -51,8 +51,8 @@ class EmbeddingConfig:
     lone_question_threads: int = 0
     """ONNX threads for a question that arrives while nothing else is being embedded
     (a second session of the same model). 0: every core this process may use; 1: off,
-    every question runs on one thread. Two threads embed a lone question in ~4 ms
-    instead of ~6.5 ms; under load the one-thread workers take over."""
+    every question runs on one thread. On 2 cores a lone 18-token question embeds in
+    ~3.2 ms instead of ~5.8 ms; under load the one-thread workers take over."""
 
     max_batch: int = 32
     """Upper bound of one micro-batch of questions."""

@@ -15,7 +15,14 @@ import pytest
 
 from bench.http1 import Connection, HttpError, encode_request, parse_head
 from bench.http_load import LevelResult, level_summary
-from bench.questions import OUT_OF_SCOPE, QUESTIONS, repeated_questions, unique_questions
+from bench.questions import (
+    OUT_OF_SCOPE,
+    QUESTIONS,
+    UNIQUE_WARMUP,
+    first_level_questions,
+    repeated_questions,
+    unique_questions,
+)
 from bench.report import Target, answer_encode_ratio, dig, jsonable, render, targets
 from bench.run import parse_server_env
 from bench.scale import parse_sizes
@@ -195,6 +202,16 @@ def test_unique_questions_never_share_a_cache_key_within_a_run() -> None:
     keys = [normalise_question(q) for q in asked]
     assert len(set(keys)) == len(keys)
     assert asked[0] == f"{QUESTIONS[0]} (case 1)"
+
+
+def test_the_encode_floor_times_what_the_first_level_sends_after_the_warm_up() -> None:
+    import itertools
+
+    sent = unique_questions(itertools.count(1))  # as bench.run.http_runs: warm-up, then the 1-client level
+    warm_up = [next(sent) for _ in range(UNIQUE_WARMUP)]
+    level = [next(sent) for _ in range(5)]
+    assert first_level_questions(5) == level and not set(level) & set(warm_up)
+    assert level[0] == f"{QUESTIONS[UNIQUE_WARMUP]} (case {UNIQUE_WARMUP + 1})"
 
 
 # ------------------------------------------------------------------ HTTP/1.1 framing
