@@ -11,6 +11,7 @@ embedded, which is what a lone client's request uses).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import statistics
 import time
@@ -22,6 +23,10 @@ import numpy as np
 from bench.stats import summarise
 
 WARMUP_CALLS = 10
+
+
+def _one(encode: Callable[[list[str]], object], text: str) -> object:
+    return encode([text])
 
 
 def time_calls(fn: Callable[[str], object], texts: Sequence[str], calls: int,
@@ -64,7 +69,7 @@ def encode_floor(questions: Sequence[str], onnx_cache_dir: Path, calls: int) -> 
     results: dict[str, object] = {"questions": len(questions), "first_question": questions[0], "calls": calls,
                                   "warmup": WARMUP_CALLS}
     for name, (encode, load_s) in runs.items():
-        times = time_calls(lambda text, e=encode: e([text]), questions, calls)
+        times = time_calls(functools.partial(_one, encode), questions, calls)
         results[name] = {"load_s": round(load_s, 3), "ms": summarise(times), "stdev_ms": statistics.pstdev(times)}
     sample = list(questions[: min(len(questions), 50)])
     reference = torch_embedder.encode(sample)

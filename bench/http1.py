@@ -99,7 +99,7 @@ class Connection:
 
     async def _read_chunked(self) -> bytes:
         assert self._reader is not None
-        parts = []
+        parts: list[bytes] = []
         while True:
             size = int((await self._reader.readuntil(b"\r\n")).split(b";")[0].strip(), 16)
             if size == 0:

@@ -48,8 +48,7 @@ NOISY_CORES = 0.3
 def busiest_neighbours(results: Mapping[str, Any]) -> float | None:
     """The most cores other processes used during any load level (None when none ran)."""
     levels = [lvl for mode, _ in MODES for lvl in (dig(results, "http", mode) or {}).values()]
-    if dig(results, "memory", "soak", "load"):
-        levels.append(results["memory"]["soak"]["load"])
+    levels += soak_loads(results)
     values = [v for lvl in levels if isinstance(v := lvl.get("other_processes_cores_busy"), float) and v == v]
     return max(values) if values else None
 
@@ -65,6 +64,16 @@ def answer_encode_ratio(results: Mapping[str, Any]) -> dict[str, Any] | None:
 
 ERRORS_UP_TO_CLIENTS = 16
 
+NO_GROWTH_MIB = 1.0
+"""The soak's RSS may end at most this much above where it began: "no growth", allowing for
+a few pages of allocator churn (the server's RSS is about 400 MiB)."""
+
+
+def soak_loads(results: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The load levels of the soak: its warm-up (when there was one) and its measured window."""
+    soak = dig(results, "memory", "soak") or {}
+    return [phase["load"] for phase in (soak.get("warmup"), soak) if phase and phase.get("load")]
+
 
 def targets(results: Mapping[str, Any]) -> list[Target]:
     scale_1m = next((p for p in dig(results, "scale", "points") or [] if p.get("n") == 1_000_000), None)
@@ -73,7 +82,7 @@ def targets(results: Mapping[str, Any]) -> list[Target]:
     errors = sum(
         (dig(results, "http", mode, level, "errors") or 0)
         for mode, _ in MODES for level in (dig(results, "http", mode) or {}) if int(level) <= ERRORS_UP_TO_CLIENTS
-    ) + (dig(results, "memory", "soak", "load", "errors") or 0)
+    ) + sum(load.get("errors") or 0 for load in soak_loads(results))
     http_ran = bool(dig(results, "http"))
     out = [
         Target("answer p50, 1 client, cache miss", dig(results, "http", "unique", "1", "latency_ms", "p50"), 8.0,
@@ -88,6 +97,9 @@ def targets(results: Mapping[str, Any]) -> list[Target]:
         Target("cold start to /readyz 200 (median)", dig(results, "cold_start", "median_s"), 2.0, unit="s"),
         Target(f"HTTP errors, 1-{ERRORS_UP_TO_CLIENTS} clients and soak", errors if http_ran else None, 0.0, unit=""),
     ]
+    if dig(results, "memory", "soak"):
+        out.append(Target("server RSS growth over the soak (after its warm-up)",
+                          dig(results, "memory", "soak", "rss_growth_mib"), NO_GROWTH_MIB, unit="MiB"))
     if scale_1m is not None:
         out += [
             Target("1M vectors: search p50", scale_1m["search_ms"]["p50"], 10.0, unit="ms"),
@@ -210,13 +222,17 @@ def _memory(r: Mapping[str, Any]) -> str:
              f"at ready {fmt(m.get('rss_start_mib'))} MiB; after the load runs {fmt(m.get('rss_after_load_mib'))} MiB"]
     soak = m.get("soak")
     if soak:
-        load = soak["load"]
-        lines.append(
-            f"soak {fmt(soak['seconds'], 0)} s, {soak['clients']} clients, unique questions: "
-            f"{fmt(load['ok'])} answers ({fmt(load['rps'])} req/s, p50 {fmt(load['latency_ms']['p50'], 2)} ms, "
-            f"errors {load['errors']}); RSS first {fmt(soak['rss_first_mib'])}, last {fmt(soak['rss_last_mib'])}, "
-            f"max {fmt(soak['rss_max_mib'])} MiB, growth {fmt(soak['rss_growth_mib'])} MiB"
-        )
+        for name, phase in (("warm-up", soak.get("warmup")), ("soak", soak)):
+            if not phase:
+                continue
+            load = phase["load"]
+            lines.append(
+                f"{name} {fmt(phase['seconds'], 0)} s, {phase['clients']} clients, unique questions: "
+                f"{fmt(load['ok'])} answers ({fmt(load['rps'])} req/s, p50 {fmt(load['latency_ms']['p50'], 2)} ms, "
+                f"errors {load['errors']}); RSS first {fmt(phase['rss_first_mib'])}, "
+                f"last {fmt(phase['rss_last_mib'])}, max {fmt(phase['rss_max_mib'])} MiB, "
+                f"growth {fmt(phase['rss_growth_mib'])} MiB"
+            )
     else:
         lines.append("soak: not run (--soak SECONDS)")
     return "\n".join(lines)

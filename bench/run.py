@@ -1,14 +1,15 @@
 """One benchmark run of the whole service: prints a table and writes the figures as JSON.
 
-    python bench/run.py [--quick] [--out bench/results/<time>.json] [--soak SECONDS]
+    python bench/run.py [--quick] [--out bench/results/<time>.json] [--soak SECONDS [--soak-warmup SECONDS]]
 
 In order: (1) the encode floor of both embedding backends, in process; (2) `rag index
 --force` into a temporary index folder; (3) cold start of `rag serve` on that index;
 (4) /v1/answer over HTTP at 1, 4, 16 and 64 clients, with repeated (cache-hit) and
 unique (cache-miss) questions; (5) the server's resident memory, and with --soak a
-steady 16-client load while it is sampled; (6) the answer / encode ratio; (7) the dense
-index on 10k..1M synthetic vectors. Only 127.0.0.1 is used; every load loop is bounded
-in requests and time; the server is always stopped. See bench/README.md.
+steady 16-client load (after --soak-warmup seconds of the same) while it is sampled;
+(6) the answer / encode ratio; (7) the dense index on 10k..1M synthetic vectors. Only
+127.0.0.1 is used; every load loop is bounded in requests and time; the server is always
+stopped. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from bench.questions import (
     repeated_questions,
     unique_questions,
 )
-from bench.report import answer_encode_ratio, jsonable, render, targets
+from bench.report import answer_encode_ratio, dig, jsonable, render, targets
 from bench.server import ROOT, Server, child_env
 from bench.stats import median
 
@@ -89,7 +90,7 @@ def build_index(env: dict[str, str], index_dir: Path) -> dict[str, Any]:
             "index_version": m.index_version, "tokenizer": m.tokenizer, "stdout": done.stdout.strip()[-1000:]}
 
 
-async def http_runs(server: Server, plan: Plan, soak_seconds: float, results: dict[str, Any]) -> None:
+async def http_runs(server: Server, plan: Plan, soak: tuple[float, float], results: dict[str, Any]) -> None:
     """Section 4 (and the memory readings of section 5) against a ready server."""
     case_numbers = itertools.count(1)  # one counter per server: a unique question is never asked twice
     # (starting at 1 with UNIQUE_WARMUP warm-up questions: see first_level_questions)
@@ -107,19 +108,20 @@ async def http_runs(server: Server, plan: Plan, soak_seconds: float, results: di
                                               max_requests=plan.level_requests, max_seconds=plan.level_seconds,
                                               server_pid=server.pid)
             http[mode][str(clients)] = level
-            lat = level["latency_ms"]
-            say(f"{mode:8} {clients:2} clients: {level['rps']} req/s, p50 {lat['p50']:.2f} ms, "
+            say(f"{mode:8} {clients:2} clients: {level['rps']} req/s, p50 {dig(level, 'latency_ms', 'p50'):.2f} ms, "
                 f"hits {level['cache_hits']}/{level['ok']}, errors {level['errors']}")
     results["memory"]["rss_after_load_mib"] = round(server.rss_mib(), 1)
+    soak_seconds, warmup_seconds = soak
     if soak_seconds > 0:
-        say(f"soak: {soak_seconds:.0f} s at 16 clients, RSS every 10 s")
+        say(f"soak: {warmup_seconds:.0f} s warm-up then {soak_seconds:.0f} s at 16 clients, RSS every 10 s")
         results["memory"]["soak"] = await http_load.soak(
             server.base_url, unique_questions(case_numbers), server_pid=server.pid, seconds=soak_seconds,
-            on_sample=lambda t, rss: say(f"soak t={t:.0f} s RSS {rss:.1f} MiB"),
+            warmup_seconds=warmup_seconds,
+            on_sample=lambda phase, t, rss: say(f"{phase} t={t:.0f} s RSS {rss:.1f} MiB"),
         )
 
 
-def serve_and_load(env: dict[str, str], log_path: Path, plan: Plan, soak_seconds: float,
+def serve_and_load(env: dict[str, str], log_path: Path, plan: Plan, soak: tuple[float, float],
                    results: dict[str, Any]) -> None:
     """Sections 3-5: cold starts, then the HTTP load and memory on the last server started."""
     cold: list[float] = []
@@ -132,7 +134,7 @@ def serve_and_load(env: dict[str, str], log_path: Path, plan: Plan, soak_seconds
             say(f"cold start {attempt + 1}: {cold[-1]:.3f} s (pid {server.pid})")
             if attempt == plan.cold_starts - 1:
                 results["memory"] = {"rss_start_mib": round(server.rss_mib(), 1)}
-                asyncio.run(http_runs(server, plan, soak_seconds, results))
+                asyncio.run(http_runs(server, plan, soak, results))
         finally:
             code = server.stop()
             say(f"server pid {server.pid} stopped (exit {code})")
@@ -159,7 +161,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "loadavg_start": loadavg(),
             "questions": len(QUESTIONS),
         },
-        "plan": asdict(plan) | {"soak_seconds": args.soak, "server_env": args.server_env},
+        "plan": asdict(plan) | {"soak_seconds": args.soak, "soak_warmup_seconds": args.soak_warmup,
+                                "server_env": args.server_env},
     }
     try:
         with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp_name:
@@ -179,7 +182,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             } | args.server_env)
             say("rag index --force")
             results["index_build"] = build_index(env, index_dir)
-            serve_and_load(env, tmp / "server.log", plan, args.soak, results)
+            serve_and_load(env, tmp / "server.log", plan, (args.soak, args.soak_warmup), results)
             results["ratio"] = answer_encode_ratio(results)
             say(f"scale run: {', '.join(f'{n:,}' for n in plan.scale_sizes)} vectors")
             results["scale"] = scale_run(plan.scale_sizes, tmp / "scale.json")
@@ -199,6 +202,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=None, help="JSON file (default bench/results/<UTC time>.json)")
     p.add_argument("--soak", type=float, default=0.0, metavar="SECONDS",
                    help="after the load levels, 16 clients for this long while the server's RSS is sampled")
+    p.add_argument("--soak-warmup", type=float, default=600.0, metavar="SECONDS",
+                   help="the same load for this long before the soak, reported apart (default 600)")
     p.add_argument("--server-env", action="append", default=[], metavar="RAG_NAME=VALUE",
                    help="extra setting for `rag index` and `rag serve` (repeatable), e.g. RAG_MAX_BATCH=4")
     args = p.parse_args(argv)
@@ -208,6 +213,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(str(exc))
     if args.soak < 0:
         p.error("--soak must be 0 or more seconds")
+    if args.soak_warmup < 0:
+        p.error("--soak-warmup must be 0 or more seconds")
     if args.out is None:
         args.out = ROOT / "bench" / "results" / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     return args

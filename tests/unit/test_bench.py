@@ -329,6 +329,21 @@ def test_targets_say_met_missed_or_not_measured() -> None:
     assert Target("x", None, 1.0).met is None and Target("x", float("nan"), 1.0).met is None
 
 
+def test_soak_errors_count_in_both_phases_and_growth_is_judged_after_the_warm_up() -> None:
+    results = _results()
+    quiet = {"ok": 10, "errors": 0, "rps": 5.0, "latency_ms": summarise([5.0])}
+    phase = {"seconds": 10.0, "clients": 16, "rss_first_mib": 400.0, "rss_last_mib": 400.5, "rss_max_mib": 400.5}
+    results["memory"] = {"soak": phase | {"rss_growth_mib": 0.5, "load": quiet,
+                                          "warmup": phase | {"rss_growth_mib": 6.0, "load": quiet | {"errors": 3}}}}
+    by_name = {t.name: t for t in targets(results)}
+    assert by_name["HTTP errors, 1-16 clients and soak"].value == 2 + 3
+    growth = by_name["server RSS growth over the soak (after its warm-up)"]
+    assert growth.value == 0.5 and growth.met is True
+    results["memory"]["soak"]["rss_growth_mib"] = 1.2
+    assert not {t.name: t for t in targets(results)}["server RSS growth over the soak (after its warm-up)"].met
+    assert "server RSS growth" not in {t.name for t in targets(_results())}  # no soak, no target
+
+
 def test_a_partial_run_still_renders_and_serialises() -> None:
     full = render(_results())
     assert "cache misses" in full and "MISSED" in full and "1,000,000" in full
