@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,8 @@ class Plan:
     level_seconds: float
     cold_starts: int
     scale_sizes: tuple[int, ...]
+    soak_seconds: float = 0.0
+    soak_warmup_seconds: float = 0.0
 
 
 FULL = Plan(encode_calls=200, levels=(1, 4, 16, 64), level_requests=1000, level_seconds=10.0, cold_starts=3,
@@ -90,7 +92,7 @@ def build_index(env: dict[str, str], index_dir: Path) -> dict[str, Any]:
             "index_version": m.index_version, "tokenizer": m.tokenizer, "stdout": done.stdout.strip()[-1000:]}
 
 
-async def http_runs(server: Server, plan: Plan, soak: tuple[float, float], results: dict[str, Any]) -> None:
+async def http_runs(server: Server, plan: Plan, results: dict[str, Any]) -> None:
     """Section 4 (and the memory readings of section 5) against a ready server."""
     case_numbers = itertools.count(1)  # one counter per server: a unique question is never asked twice
     # (starting at 1 with UNIQUE_WARMUP warm-up questions: see first_level_questions)
@@ -111,18 +113,17 @@ async def http_runs(server: Server, plan: Plan, soak: tuple[float, float], resul
             say(f"{mode:8} {clients:2} clients: {level['rps']} req/s, p50 {dig(level, 'latency_ms', 'p50'):.2f} ms, "
                 f"hits {level['cache_hits']}/{level['ok']}, errors {level['errors']}")
     results["memory"]["rss_after_load_mib"] = round(server.rss_mib(), 1)
-    soak_seconds, warmup_seconds = soak
-    if soak_seconds > 0:
-        say(f"soak: {warmup_seconds:.0f} s warm-up then {soak_seconds:.0f} s at 16 clients, RSS every 10 s")
+    if plan.soak_seconds > 0:
+        say(f"soak: {plan.soak_warmup_seconds:.0f} s warm-up then {plan.soak_seconds:.0f} s at 16 clients, "
+            "RSS every 10 s")
         results["memory"]["soak"] = await http_load.soak(
-            server.base_url, unique_questions(case_numbers), server_pid=server.pid, seconds=soak_seconds,
-            warmup_seconds=warmup_seconds,
+            server.base_url, unique_questions(case_numbers), server_pid=server.pid, seconds=plan.soak_seconds,
+            warmup_seconds=plan.soak_warmup_seconds,
             on_sample=lambda phase, t, rss: say(f"{phase} t={t:.0f} s RSS {rss:.1f} MiB"),
         )
 
 
-def serve_and_load(env: dict[str, str], log_path: Path, plan: Plan, soak: tuple[float, float],
-                   results: dict[str, Any]) -> None:
+def serve_and_load(env: dict[str, str], log_path: Path, plan: Plan, results: dict[str, Any]) -> None:
     """Sections 3-5: cold starts, then the HTTP load and memory on the last server started."""
     cold: list[float] = []
     results["cold_start"] = {"runs_s": cold, "median_s": None, "poll_ms": 20}
@@ -134,7 +135,7 @@ def serve_and_load(env: dict[str, str], log_path: Path, plan: Plan, soak: tuple[
             say(f"cold start {attempt + 1}: {cold[-1]:.3f} s (pid {server.pid})")
             if attempt == plan.cold_starts - 1:
                 results["memory"] = {"rss_start_mib": round(server.rss_mib(), 1)}
-                asyncio.run(http_runs(server, plan, soak, results))
+                asyncio.run(http_runs(server, plan, results))
         finally:
             code = server.stop()
             say(f"server pid {server.pid} stopped (exit {code})")
@@ -149,7 +150,7 @@ def scale_run(sizes: tuple[int, ...], out: Path) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    plan = QUICK if args.quick else FULL
+    plan = replace(QUICK if args.quick else FULL, soak_seconds=args.soak, soak_warmup_seconds=args.soak_warmup)
     results: dict[str, Any] = {
         "meta": {
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -161,8 +162,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "loadavg_start": loadavg(),
             "questions": len(QUESTIONS),
         },
-        "plan": asdict(plan) | {"soak_seconds": args.soak, "soak_warmup_seconds": args.soak_warmup,
-                                "server_env": args.server_env},
+        "plan": asdict(plan) | {"server_env": args.server_env},
     }
     try:
         with tempfile.TemporaryDirectory(prefix="rag-bench-") as tmp_name:
@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             } | args.server_env)
             say("rag index --force")
             results["index_build"] = build_index(env, index_dir)
-            serve_and_load(env, tmp / "server.log", plan, (args.soak, args.soak_warmup), results)
+            serve_and_load(env, tmp / "server.log", plan, results)
             results["ratio"] = answer_encode_ratio(results)
             say(f"scale run: {', '.join(f'{n:,}' for n in plan.scale_sizes)} vectors")
             results["scale"] = scale_run(plan.scale_sizes, tmp / "scale.json")
