@@ -192,14 +192,14 @@ async def _sampled_load(
         if on_sample:
             on_sample(*samples[-1])
     level = load.result()
-    rss = [r for _, r in samples]
+    rss = [round(r, 1) for _, r in samples]  # rounded once, so first + growth = last as printed
     return {
         "seconds": seconds,
         "clients": clients,
         "load": level,
-        "rss_samples_mib": [[t, round(r, 1)] for t, r in samples],
-        "rss_first_mib": round(rss[0], 1),
-        "rss_last_mib": round(rss[-1], 1),
-        "rss_max_mib": round(max(rss), 1),
+        "rss_samples_mib": [[t, r] for (t, _), r in zip(samples, rss, strict=True)],
+        "rss_first_mib": rss[0],
+        "rss_last_mib": rss[-1],
+        "rss_max_mib": max(rss),
         "rss_growth_mib": round(rss[-1] - rss[0], 1),
     }
