@@ -1,7 +1,8 @@
 """JSON request bodies: the content-type gate, the strict second look, the question rules.
 
 Size is capped by Litestar (``request_max_body_size``, 413) when the body is read;
-an undecodable body is a 400, a body that does not match the schema a 422.
+an undecodable body is a 400 with :data:`UNREADABLE_BODY`, a body that does not match
+the schema a 422.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any, TypeVar
 import msgspec
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.exceptions import SerializationException
 from litestar.handlers import BaseRouteHandler
 
 from api.errors import ApiError
@@ -22,6 +22,12 @@ from api.schemas import NOT_BLANK
 W = TypeVar("W", bound=msgspec.Struct)
 
 NOT_BLANK_RE = re.compile(NOT_BLANK)
+
+UNREADABLE_BODY = "the request body is not valid JSON: send one JSON object, encoded as UTF-8"
+"""The one message for every body the decoder cannot read (bad JSON, invalid UTF-8, nesting
+deeper than the decoder allows, numbers out of range). Ours, not the decoder's: what the
+decoder raises and says differs between msgspec and Litestar releases (msgspec 0.23 turned
+invalid UTF-8 from ``UnicodeDecodeError`` into a ``DecodeError``), and the contract must not."""
 
 MAX_BODY_DEPTH = 4
 """Nesting of the deepest request struct (feedback -> citations -> citation -> field)."""
@@ -32,8 +38,9 @@ async def json_body(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRoute
 
     The content type is checked before the body is read, so a wrong one costs nothing.
     Decoding here (Litestar caches the result for the handler's ``data``) makes every
-    undecodable body a 400: Litestar itself lets invalid UTF-8 and very deep nesting
-    escape as unexpected errors (500).
+    undecodable body the same 400: left to Litestar, a body the decoder fails on in a way
+    Litestar does not wrap (``RecursionError`` for deep nesting; ``UnicodeDecodeError``
+    before msgspec 0.23) escapes as an unexpected error (500).
     """
     media_type = connection.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != "application/json" and not (
@@ -50,13 +57,9 @@ async def json_body(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRoute
     if not (await connection.body()).strip():
         raise ApiError(400, "bad_request", "the request body is empty: send a JSON object")
     try:
-        await connection.json()
-    except SerializationException as exc:
-        raise ApiError(400, "bad_request", str(exc)) from None
-    except UnicodeDecodeError:
-        raise ApiError(400, "bad_request", "the request body is not valid UTF-8") from None
-    except RecursionError:
-        raise ApiError(400, "bad_request", "the JSON body is nested too deeply") from None
+        await connection.json()  # the body is read (and size-checked) above: only decoding is left
+    except Exception:  # whatever this release of the decoder raises for bytes it cannot read
+        raise ApiError(400, "bad_request", UNREADABLE_BODY) from None
 
 
 async def strict_body(request: Request[Any, Any, Any], wire_type: type[W]) -> W:

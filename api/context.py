@@ -27,7 +27,8 @@ class ApiContext:
     metrics: Metrics
     keys: KeyRing
     limiter: RateLimiter | None
-    """``None`` when ``rate_limit_per_minute`` is 0 (no limit)."""
+    """``None`` when ``rate_limit_per_minute`` is 0 (no limit); which callers it counts is
+    decided by :func:`api.guards.rate_limit`."""
     admin_keys: KeyRing
     """Keys for ``/v1/admin``; empty means the admin endpoints refuse every call."""
     reindexer: Reindexer

@@ -14,7 +14,7 @@ from litestar.handlers import BaseRouteHandler
 
 from api.context import context_of
 from api.errors import ApiError
-from api.ratelimit import retry_after_header
+from api.ratelimit import is_loopback_address, retry_after_header
 
 CALLER_KEY = "caller"
 """Where the caller's identity (``key:<n>`` or ``ip:<address>``) is kept in the scope state."""
@@ -32,10 +32,20 @@ def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHan
 
 
 async def rate_limit(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """429 with ``Retry-After`` once the caller has used up its requests per minute."""
-    limiter = context_of(connection.app.state).limiter
+    """429 with ``Retry-After`` once the caller has used up its requests per minute.
+
+    Every key is limited. Without keys, a caller on this machine is not, unless
+    ``rate_limit_loopback`` asks for it: an anonymous loopback service answers its own
+    user's apps, and one app asking quickly (an evaluation run) must not get 429s.
+    """
+    context = context_of(connection.app.state)
+    limiter = context.limiter
     if limiter is None:
         return
+    if not context.keys.enabled and not context.settings.server.rate_limit_loopback:
+        client = connection.client
+        if client is not None and is_loopback_address(client.host):
+            return
     wait = limiter.acquire(connection.scope["state"][CALLER_KEY])
     if wait is not None:
         raise ApiError(

@@ -5,10 +5,15 @@ A caller may burst up to ``per_minute`` requests, then gets one more every
 workers each keeps its own, so the effective limit is ``workers`` times higher.
 Only the event loop touches the limiter (it is used from an async guard), so it
 needs no lock.
+
+Who is limited is decided in :func:`api.guards.rate_limit`: every key when keys are
+configured; without keys, callers from other machines by address, and callers on this
+machine only with ``rate_limit_loopback`` (see :class:`rag.config.ServerConfig`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections.abc import Callable
@@ -63,3 +68,18 @@ class RateLimiter:
 def retry_after_header(wait_seconds: float) -> str:
     """``Retry-After`` in whole seconds, rounded up and at least 1."""
     return str(max(1, math.ceil(wait_seconds)))
+
+
+def is_loopback_address(address: str) -> bool:
+    """True for a loopback IP address (127.0.0.0/8, ``::1``, ``[::1]``, ``::ffff:127.0.0.1``).
+
+    Anything that is not an IP address (a name, ``"unknown"``, test clients' ``"testclient"``)
+    is treated as another machine: an exemption must never be granted by mistake.
+    """
+    try:
+        ip = ipaddress.ip_address(address.strip().strip("[]"))
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped.is_loopback
+    return ip.is_loopback

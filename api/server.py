@@ -7,7 +7,6 @@ non-loopback address unless the caller says ``allow_open=True`` (``rag serve
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import logging.config
 
@@ -16,6 +15,7 @@ from litestar import Litestar
 
 from api.app import create_app
 from api.logs import uvicorn_log_config
+from api.ratelimit import is_loopback_address
 from rag.config import Settings
 from rag.errors import ConfigError
 
@@ -27,13 +27,11 @@ GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
 def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a hostname: cannot tell where it resolves, so treat it as public
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1).
+
+    Any other hostname counts as public: where it resolves cannot be told here.
+    """
+    return host.strip().lower() == "localhost" or is_loopback_address(host)
 
 
 def exposure_warning(settings: Settings, host: str, port: int, allow_open: bool) -> str | None:

@@ -30,7 +30,12 @@ def free_port() -> int:
 
 
 class Server:
-    """One ``rag serve`` process (replaced by :meth:`restart`) and where it keeps things."""
+    """One ``rag serve`` process (replaced by :meth:`restart`) and where it keeps things.
+
+    Apart from its folders and the JSON log, a server runs on the shipped defaults (the
+    rate limit's included: no ``RAG_RATE_LIMIT_*`` here), so the e2e tests see what a
+    user's ``rag serve`` does; ``extra_env`` changes what a test needs.
+    """
 
     def __init__(self, folder: Path, extra_env: Mapping[str, str] | None = None) -> None:
         self.folder = folder
@@ -42,7 +47,6 @@ class Server:
                 "RAG_CORPUS_DIR": str(ROOT / "corpus"),
                 "RAG_DATA_DIR": str(self.data_dir),
                 "RAG_LOG_FORMAT": "json",
-                "RAG_RATE_LIMIT_PER_MINUTE": "0",
                 "HF_HUB_OFFLINE": "1",
                 "PYTHONUNBUFFERED": "1",
             }

@@ -36,6 +36,16 @@ def test_overload_settings(tmp_path: Path) -> None:
     assert (server.max_in_flight, server.max_queue_wait_ms, server.request_timeout_ms) == (4, 0.0, 1500.0)
 
 
+def test_rate_limit_settings(tmp_path: Path) -> None:
+    calibration = str(tmp_path / "none.json")
+    server = Settings.from_env({"RAG_CALIBRATION_FILE": calibration}).server
+    assert (server.rate_limit_per_minute, server.rate_limit_loopback) == (1200, False)
+    env = {"RAG_RATE_LIMIT_PER_MINUTE": "60", "RAG_RATE_LIMIT_LOOPBACK": "true"}
+    server = Settings.from_env({"RAG_CALIBRATION_FILE": calibration, **env}).server
+    assert (server.rate_limit_per_minute, server.rate_limit_loopback) == (60, True)
+    assert Settings.from_env({"RAG_RATE_LIMIT_PER_MINUTE": "0"}).server.rate_limit_per_minute == 0
+
+
 def test_embedding_concurrency_settings(tmp_path: Path) -> None:
     calibration = str(tmp_path / "none.json")
     emb = Settings.from_env({"RAG_CALIBRATION_FILE": calibration}).embedding
@@ -59,6 +69,8 @@ def test_every_variable_is_documented_in_the_readme() -> None:
         ("RAG_CHUNK_MAX_TOKENS", "many", "not a whole number"),
         ("RAG_CHUNK_MAX_TOKENS", "2", "at least 16"),
         ("RAG_AUTO_REBUILD", "perhaps", "true or false"),
+        ("RAG_RATE_LIMIT_LOOPBACK", "sometimes", "true or false"),
+        ("RAG_RATE_LIMIT_PER_MINUTE", "-1", "at least 0"),
         ("RAG_LOG_FORMAT", "xml", "one of"),
         ("RAG_MIN_EVIDENCE", "high", "not a number"),
         ("RAG_API_KEYS_FILE", "/no/such/file", "cannot be read"),
