@@ -1,9 +1,12 @@
 """Fit the abstention threshold on the dev set; the service reads it from the calibration file.
 
-The evidence of a question is the best question-chunk cosine among its retrieved passages
-(see rag.answering). The threshold is placed where it separates in-scope from
-out-of-scope questions best (balanced accuracy); among equally good cut points, the
-one farthest from any observed score, so it is not pinned to one question's score.
+The evidence of a question is :func:`rag.answering.evidence` of its retrieved passages. The
+threshold is placed where it separates in-scope from out-of-scope questions best (balanced
+accuracy) among the cut points that refuse at most ``max_false_abstention`` of the in-scope
+questions: a seller whose question the guidance answers must get the answer, so a wrongly
+refused question costs more than a near-miss question answered from the closest guidance
+(still verbatim and cited). Among equally good cut points, the one farthest from any
+observed score, so it is not pinned to one question's score.
 """
 
 from __future__ import annotations
@@ -24,11 +27,19 @@ class Calibration:
     out_of_scope: tuple[float, ...]
 
 
-def fit_threshold(in_scope: Sequence[float], out_of_scope: Sequence[float]) -> Calibration:
+MAX_FALSE_ABSTENTION = 0.02
+"""Share of the dev set's in-scope questions the fitted threshold may refuse."""
+
+
+def fit_threshold(
+    in_scope: Sequence[float], out_of_scope: Sequence[float], max_false_abstention: float = 1.0
+) -> Calibration:
     if not in_scope or not out_of_scope:
         raise ValueError("calibration needs both in-scope and out-of-scope questions")
     points = sorted(set(in_scope) | set(out_of_scope))
     cuts = [points[0] - 1e-6] + [(a + b) / 2 for a, b in pairwise(points)] + [points[-1] + 1e-6]
+    # the lowest cut always qualifies: it refuses nothing
+    cuts = [t for t in cuts if sum(1 for v in in_scope if v < t) <= max_false_abstention * len(in_scope)]
 
     def score(t: float) -> float:
         kept = sum(1 for v in in_scope if v >= t) / len(in_scope)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from eval import gate
-from eval.calibrate import fit_threshold, write_calibration
+from eval.calibrate import MAX_FALSE_ABSTENTION, fit_threshold, write_calibration
 from eval.gold import gold_sha256, load_gold
 from eval.metrics import aggregate
 from eval.report import format_terminal_table, write_reports
@@ -96,9 +96,9 @@ def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
     inside: list[float] = []
     outside: list[float] = []
     for item in _progress(items, f"calibrating on {gold_path.name}"):
-        score = evidence(pipeline.answer(item.question).passages)
+        score = evidence(pipeline.answer(item.question).passages, settings.answer.evidence_lexical_weight)
         (inside if item.answerable else outside).append(score)
-    cal = fit_threshold(inside, outside)
+    cal = fit_threshold(inside, outside, MAX_FALSE_ABSTENTION)
     provenance = {
         "gold_file": gold_path.as_posix(),
         "gold_sha256": gold_sha256(gold_path),

@@ -445,6 +445,7 @@ def _group(results: Sequence[QuestionResult]) -> GroupSummary:
         sum(1 for r in results if r.metrics.get("must_not_violations", 0.0) > 0), len(results)
     )
     figures["answer_words_mean"] = mean(r.metrics["answer_words"] for r in answered)
+    figures["answer_words_median"] = percentile((r.metrics["answer_words"] for r in answered), 50)
     counts = {
         "questions": len(results),
         "in_scope": len(answerable),

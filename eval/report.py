@@ -32,6 +32,7 @@ HEADLINE = (
     ("false-abstention rate", "false_abstention_rate"),
     ("must-not rate", "must_not_rate"),
     ("mean answer words", "answer_words_mean"),
+    ("median answer words", "answer_words_median"),
 )
 """Rows of the headline table: (label, key in the summary's figures)."""
 
@@ -53,7 +54,7 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 
 def _fmt_figure(key: str, value: float | None) -> str:
-    return _fmt(value, 1 if key == "answer_words_mean" else 4)
+    return _fmt(value, 1 if key.startswith("answer_words") else 4)
 
 
 def _headline_sentence(summary: Summary) -> str:

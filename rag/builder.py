@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +24,15 @@ from rag.index import (
     BuildSpec,
     Index,
     assemble_index,
+    distinct_headings,
     distinct_sentences,
     load_index,
     read_manifest,
     save_index,
+    sentence_embed_text,
     sentence_key,
 )
+from rag.synonyms import load_synonyms
 from rag.tokens import TokenCounter, load_token_counter
 
 log = logging.getLogger(__name__)
@@ -50,7 +53,9 @@ def build_spec(settings: Settings, embedder: Embedder, counter: TokenCounter) ->
     )
 
 
-def build_index(settings: Settings, embedder: Embedder, *, progress: bool = False, strict: bool = False) -> Index:
+def build_index(
+    settings: Settings, embedder: Embedder, *, progress: bool = False, strict: bool = False
+) -> Index:
     """Build from ``settings.corpus_dir`` and save under ``settings.index_dir``.
 
     Files that cannot be loaded are skipped with a warning each; ``strict`` makes
@@ -69,18 +74,23 @@ def build_index(settings: Settings, embedder: Embedder, *, progress: bool = Fals
     )
     chunks = chunk_corpus(docs, settings.chunking, budget)
     sentences = distinct_sentences(chunks)
-    texts = [c.embed_text for c in chunks] + [t for _, t in sentences]
+    sources = [SourceInfo(d.source, d.title, d.parts) for d in docs]
+    headings = distinct_headings(chunks, sources)
+    texts = [c.embed_text for c in chunks] + [t for _, t in sentences] + headings
     vectors, embedded = _embed_incrementally(texts, embedder, reusable_vectors(settings.index_dir, spec), progress)
-    n_chunks = len(chunks)
+    n_chunks, n_sentences = len(chunks), len(sentences)
     mined = acronyms.mine(d.text for d in docs)
     index = assemble_index(
         spec=spec,
         chunks=chunks,
         chunk_vectors=vectors[:n_chunks],
         sentences=sentences,
-        sentence_vectors=vectors[n_chunks:],
-        sources=[SourceInfo(d.source, d.title, d.parts) for d in docs],
+        sentence_vectors=vectors[n_chunks : n_chunks + n_sentences],
+        sources=sources,
         acronyms=acronyms.load_glossary(settings.corpus_dir) | mined,
+        synonyms=load_synonyms(settings.corpus_dir),
+        headings=headings,
+        heading_vectors=vectors[n_chunks + n_sentences :],
         exact_max_vectors=settings.index.exact_max_vectors,
         build_seconds=time.perf_counter() - started,
     )
@@ -91,7 +101,7 @@ def build_index(settings: Settings, embedder: Embedder, *, progress: bool = Fals
         time.perf_counter() - started,
     )
     # the manifest as saved: with the hash of every artifact
-    return Index(**{**index.__dict__, "path": path, "manifest": read_manifest(path)})
+    return replace(index, path=path, manifest=read_manifest(path))
 
 
 def reusable_vectors(index_dir: Path, spec: BuildSpec) -> dict[str, np.ndarray]:
@@ -108,7 +118,9 @@ def reusable_vectors(index_dir: Path, spec: BuildSpec) -> dict[str, np.ndarray]:
     for chunk in previous.chunks:
         for sentence in chunk.sentences:
             row = previous.sentence_rows[sentence_key(chunk.source, sentence)]
-            cache.setdefault(sentence.text, previous.sentence_vectors[row])
+            cache.setdefault(sentence_embed_text(chunk, sentence), previous.sentence_vectors[row])
+    for heading, vector in zip(previous.headings, previous.heading_vectors, strict=True):
+        cache.setdefault(heading, vector)
     return cache
 
 

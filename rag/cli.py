@@ -237,7 +237,9 @@ def render_passage(p: Passage) -> str:
     c = p.chunk
     head = " — ".join(x for x in (_place(c.source, c.slide, c.page), c.title, c.section) if x)
     body = textwrap.indent(textwrap.fill(c.text, width=96), "    ")
-    return f"{p.rank}. [{p.score:.4f}; cosine {p.dense_score or 0:.3f}; bm25 {p.lexical_score or 0:.2f}] {head}\n{body}"
+    scores = (f"{p.score:.4f}; cosine {p.dense_score or 0:.3f}; sentence {p.sentence_score or 0:.3f}; "
+              f"bm25 {p.lexical_score or 0:.2f}")
+    return f"{p.rank}. [{scores}] {head}\n{body}"
 
 
 _COMMANDS = {

@@ -81,47 +81,87 @@ class RetrievalConfig:
     """Passages handed to the answerer (and the default of ``rag search``)."""
 
     candidates: int = 30
-    """How deep each side (dense, lexical) is read before fusion."""
-
-    rrf_k: int = 30
-    """Reciprocal-rank-fusion constant: the usual 60 flattens the head of each list so
-    that agreement between the two sides matters more than either side's top score."""
+    """How deep each side (dense, lexical) is read for candidates before scoring."""
 
     dense_weight: float = 1.0
-    """Weight of the list ranked by question-chunk cosine similarity."""
+    """Weight of the question-chunk cosine similarity in a chunk's score."""
 
-    lexical_weight: float = 1.0
-    """Weight of the BM25 list."""
+    heading_weight: float = 0.8
+    """Weight of the cosine between the question and the chunk's heading (its scenario's
+    name, else its slide title): what tells the scenarios apart."""
+
+    sentence_weight: float = 0.6
+    """Weight of the cosine between the question and the chunk's closest sentence."""
+
+    lexical_weight: float = 0.35
+    """Weight of BM25, read relative to the best BM25 score for the question (0..1)."""
+
+    role_weight: float = 0.1
+    """Bonus of a chunk whose section holds the part the question asks about (the
+    partner's role, the seller's mindset)."""
 
     query_cache_size: int = 2048
     """Question vectors kept (by normalised question); 0 disables the cache."""
 
-    navigational_penalty: float = 0.5
-    """Fused score multiplier for table-of-contents chunks, which name scenarios
+    navigational_penalty: float = 0.05
+    """Subtracted from the score of table-of-contents chunks, which name scenarios
     without giving guidance; they still answer "which scenarios are covered?"."""
 
 
 @dataclass(frozen=True, slots=True)
 class AnswerConfig:
-    max_words: int = 120
+    max_words: int = 90
     """Soft length of the assembled answer: sentences are added while the total stays
-    within it (the first sentence is always kept)."""
+    within it (the first sentence is always kept). A bound, not a budget to fill."""
 
-    min_evidence: float = 0.42
-    """Abstain when the best cosine similarity between the question and any retrieved
-    chunk is below this. The value in effect comes from the calibration file (fitted
-    on the dev gold set by ``rag eval calibrate``); this default is the fallback."""
+    max_sentences: int = 5
+    """At most this many sentences in one answer."""
 
-    sentence_ratio: float = 0.70
-    """A sentence joins the answer when its score is at least this fraction of the best
-    sentence's score: keeps the answer on the point of the question."""
+    main_section_sentences: int = 3
+    """At most this many from the best-scoring section..."""
 
-    max_citations: int = 3
-    """At most this many passages are cited in one answer."""
+    other_section_sentences: int = 1
+    """...and this many from each other section: one answer, one place in the guidance."""
 
-    duplicate_threshold: float = 0.92
-    """Two sentences whose embeddings are at least this similar count as one (overlapping
-    chunks and repeated guidance across scenarios)."""
+    evidence_lexical_weight: float = 0.1
+    """Weight of log(1 + BM25) in a passage's evidence, next to its best sentence cosine."""
+
+    min_evidence: float = 0.55
+    """Abstain when the evidence (best question-sentence cosine of a retrieved chunk, plus
+    ``evidence_lexical_weight`` x log(1 + its BM25)) is below this. The value in effect
+    comes from the calibration file (fitted on the dev gold set by ``rag eval
+    calibrate``); this default is the fallback."""
+
+    passage_margin: float = 0.1
+    """Only sections whose best passage scored within this of the best passage give
+    sentences: a neighbouring scenario is quoted only when it is about as relevant."""
+
+    other_slide_margin: float = 0.02
+    """The same, for sections of another slide than the best passage's (another scenario)."""
+
+    sentence_margin: float = 0.4
+    """A sentence joins the answer when its score is within this of the best sentence's."""
+
+    sentence_weight: float = 1.0
+    """Weight of the question-sentence cosine in a sentence's score."""
+
+    terms_weight: float = 0.4
+    """Weight of the share of the question's lexical terms (synonym groups included) that
+    the sentence holds."""
+
+    behind_weight: float = 3.0
+    """Weight of how far the sentence's section scored behind the best section."""
+
+    lead_bonus: float = 0.05
+    """Added to a section's first sentence, which usually states what the rest details."""
+
+    verdict_margin: float = 0.15
+    """A yes/no question's answer starts with the best sentence that rules one way or the
+    other ("do not…", "should never…") when it scores within this of the best sentence."""
+
+    duplicate_threshold: float = 0.8
+    """Two sentences sharing at least this share of their terms (Jaccard) count as one:
+    overlapping chunks and guidance repeated across scenarios."""
 
     suggestions: int = 3
     """Closest slide titles offered when the answer abstains."""
@@ -161,8 +201,21 @@ class ServerConfig:
     watch_seconds: float = 0.0
     """With ``rag serve --watch``: how often the corpus is checked for changes (0 = off)."""
 
-    rate_limit_per_minute: int = 120
-    """Requests a key (or client address) may make per minute; 0 disables the limit."""
+    rate_limit_per_minute: int = 1200
+    """Requests an API key may make per minute: a burst of this many, then one every
+    ``60 / n`` seconds; 0 disables the limit. Without keys, callers are counted by client
+    address, and callers on this machine are exempt unless ``rate_limit_loopback`` is set.
+    1200 is a tenth of what one 2-core machine answers (about 200 new questions a second,
+    12,000 a minute): no one key can take the whole service, while a burst of 1200 covers
+    an evaluation run or an app's batch without a single 429."""
+
+    rate_limit_loopback: bool = False
+    """Without API keys, also limit callers on this machine (127.0.0.0/8, ::1), by address.
+    Off by default: an anonymous service on loopback serves its own user's apps, which
+    should get every answer the machine can give (``max_in_flight`` still protects the
+    server from a flood). Callers from other machines (``--allow-open``, or the client
+    address a proxy on this machine forwards) are limited by address either way; with
+    keys every caller is limited by key, and this setting has no effect."""
 
     cors_origins: tuple[str, ...] = ()
     """Browser origins allowed to call the API; empty disables CORS."""
@@ -253,9 +306,11 @@ class Settings:
             retrieval=RetrievalConfig(
                 top_k=_int(env, "RAG_TOP_K", base.retrieval.top_k, 1),
                 candidates=_int(env, "RAG_CANDIDATES", base.retrieval.candidates, 1),
-                rrf_k=_int(env, "RAG_RRF_K", base.retrieval.rrf_k, 1),
                 dense_weight=_float(env, "RAG_DENSE_WEIGHT", base.retrieval.dense_weight),
+                heading_weight=_float(env, "RAG_HEADING_WEIGHT", base.retrieval.heading_weight),
+                sentence_weight=_float(env, "RAG_SENTENCE_WEIGHT", base.retrieval.sentence_weight),
                 lexical_weight=_float(env, "RAG_LEXICAL_WEIGHT", base.retrieval.lexical_weight),
+                role_weight=_float(env, "RAG_ROLE_WEIGHT", base.retrieval.role_weight),
                 navigational_penalty=base.retrieval.navigational_penalty,
             ),
             answer=replace(
@@ -280,6 +335,7 @@ class Settings:
                 rate_limit_per_minute=_int(
                     env, "RAG_RATE_LIMIT_PER_MINUTE", base.server.rate_limit_per_minute, 0
                 ),
+                rate_limit_loopback=_bool(env, "RAG_RATE_LIMIT_LOOPBACK", base.server.rate_limit_loopback),
                 cors_origins=_split(env.get("RAG_CORS_ORIGINS", "")),
                 log_format=_choice(env, "RAG_LOG_FORMAT", base.server.log_format, ("text", "json")),
                 max_question_chars=base.server.max_question_chars,
@@ -293,7 +349,7 @@ class Settings:
         )
 
 
-CALIBRATED_FIELDS = ("min_evidence", "sentence_ratio")
+CALIBRATED_FIELDS = ("min_evidence",)
 
 
 def load_calibration(path: Path) -> dict[str, Any]:

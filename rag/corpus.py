@@ -8,8 +8,9 @@ names it and says why, and listed in the :class:`LoadReport`. ``strict=True``
 turns any skipped file into a :class:`~rag.errors.CorpusError`.
 
 Ignored without a word: anything whose path has a part starting with ``.`` or
-``_`` (drafts, editor files) and the acronym glossary (``glossary.json``), which
-lives in the corpus folder but is not a document.
+``_`` (drafts, editor files), the acronym glossary (``glossary.json``) and the synonym
+list (``synonyms.json``), which live in the corpus folder but are not documents (they are
+fingerprinted with the documents all the same: editing either makes the index stale).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from rag.formats.html import load_html
 from rag.formats.markdown import load_markdown, load_text
 from rag.formats.pdf import load_pdf
 from rag.formats.pptx import load_pptx
+from rag.synonyms import SYNONYMS_FILE
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,11 @@ def _file_sha256(data: bytes) -> str:
 
 
 def _ignored(rel: PurePosixPath) -> bool:
-    return any(part.startswith((".", "_")) for part in rel.parts) or rel.as_posix() == GLOSSARY_FILE
+    return any(part.startswith((".", "_")) for part in rel.parts) or rel.as_posix() in WORD_LISTS
+
+
+WORD_LISTS = (GLOSSARY_FILE, SYNONYMS_FILE)
+"""Maintainers' lists in the corpus folder that shape the index without being documents."""
 
 
 def _candidates(folder: Path) -> Iterator[tuple[Path, str]]:
@@ -96,14 +102,15 @@ def iter_corpus_files(folder: Path) -> Iterator[Path]:
 
 
 def corpus_fingerprint(folder: Path) -> dict[str, str]:
-    """``{source: sha256}`` of every supported file: what the manifest records.
+    """``{source: sha256}`` of every supported file and word list: what the manifest records.
 
     Files that will be skipped (corrupt, encrypted, ...) are fingerprinted too, so fixing
     one makes the index stale; an unreadable file is recorded as ``"unreadable"``.
     """
     check_corpus_folder(folder)
     out = {}
-    for path in iter_corpus_files(folder):
+    lists = (folder / name for name in WORD_LISTS)
+    for path in [*iter_corpus_files(folder), *(p for p in lists if p.is_file())]:
         try:
             digest = _file_sha256(path.read_bytes())
         except OSError:

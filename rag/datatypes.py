@@ -106,6 +106,14 @@ class Chunk:
     guidance rather than giving it, so retrieval ranks it below the slides it names."""
 
 
+SectionKey = tuple[str, int | None, int | None, str | None]
+"""(source, slide, page, section): chunks with the same key are one section of one slide."""
+
+
+def section_key(chunk: Chunk) -> SectionKey:
+    return (chunk.source, chunk.slide, chunk.page, chunk.section)
+
+
 @dataclass(frozen=True, slots=True)
 class Manifest:
     """What an index was built from; checked on load against settings and corpus."""
@@ -137,6 +145,9 @@ class Passage:
     rank: int
     dense_score: float | None
     lexical_score: float | None
+    sentence_score: float | None = None
+    """Cosine between the question and the chunk's closest sentence: the evidence that the
+    guidance says the thing asked (what abstention is decided on)."""
 
 
 @dataclass(frozen=True, slots=True)

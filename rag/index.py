@@ -11,6 +11,9 @@ On disk (``index/``)::
         sentences.json       (source, start, end) of each row of sentences.npy
         sources.json         documents with their slides/pages, for browsing
         acronyms.json        acronyms mined from the corpus plus the glossary
+        synonyms.json        the domain's synonym groups (corpus/synonyms.json) the lexical side uses
+        headings.npy         one vector per distinct heading (a scenario's name, else the slide title)
+        headings.json        the heading texts, and each chunk's row in headings.npy
         bm25/                the lexical index
 
 A build is written to a temporary folder (``builds/.tmp-<pid>-<random>``), renamed
@@ -30,18 +33,20 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag.datatypes import Chunk, Manifest, Part, Sentence, SourceInfo, to_dict
-from rag.errors import DependencyError, IndexCorruptError, IndexNotFoundError
+from rag.datatypes import Chunk, Manifest, Part, SectionKey, Sentence, SourceInfo, section_key, to_dict
+from rag.errors import CorpusError, DependencyError, IndexCorruptError, IndexNotFoundError
 from rag.hashing import file_sha256
 from rag.leftovers import TMP_PREFIX, remove_abandoned
 from rag.lexical import LexicalIndex
+from rag.synonyms import Synonyms, parse
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "CURRENT"
 BUILDS = "builds"
 IVF_NPROBE = 16
@@ -147,7 +152,27 @@ class Index:
     sentence_rows: Mapping[SentenceKey, int]
     sources: tuple[SourceInfo, ...]
     acronyms: Mapping[str, str]
+    synonyms: Synonyms
+    heading_vectors: np.ndarray
+    """One unit vector per distinct heading: what the chunk's slide is about (a scenario's
+    name, else the slide or page title)."""
+    heading_rows: np.ndarray
+    """For each chunk row, its heading's row in :attr:`heading_vectors`."""
+    headings: tuple[str, ...] = ()
     path: Path | None = None
+
+    @cached_property
+    def part_sections(self) -> Mapping[tuple[str, int | None, int | None], tuple[tuple[int, ...], ...]]:
+        """Chunk rows of each slide (or page), by section in document order."""
+        sections: dict[SectionKey, list[int]] = {}
+        for row, chunk in enumerate(self.chunks):
+            sections.setdefault(section_key(chunk), []).append(row)
+        parts: dict[tuple[str, int | None, int | None], list[tuple[int, ...]]] = {}
+        for key, rows in sorted(sections.items(), key=lambda kv: (kv[0][0], self.chunks[kv[1][0]].start)):
+            parts.setdefault(key[:3], []).append(tuple(sorted(rows, key=lambda r: self.chunks[r].start)))
+        return {key: tuple(rows) for key, rows in parts.items()}
+
+
 
 
 def sentence_key(source: str, sentence: Sentence) -> SentenceKey:
@@ -155,17 +180,27 @@ def sentence_key(source: str, sentence: Sentence) -> SentenceKey:
 
 
 def distinct_sentences(chunks: Sequence[Chunk]) -> list[tuple[SentenceKey, str]]:
-    """Each sentence once (overlapping chunks share sentences), in corpus order."""
+    """Each sentence once (overlapping chunks share sentences), in corpus order, with the
+    text it is embedded as (:func:`sentence_embed_text`)."""
     seen: dict[SentenceKey, str] = {}
     for chunk in chunks:
         for sentence in chunk.sentences:
-            seen.setdefault(sentence_key(chunk.source, sentence), sentence.text)
+            seen.setdefault(sentence_key(chunk.source, sentence), sentence_embed_text(chunk, sentence))
     return list(seen.items())
+
+
+def sentence_embed_text(chunk: Chunk, sentence: Sentence) -> str:
+    """A sentence under its chunk's header (document — slide title — section), as chunks
+    are embedded: "Share the lead with partner." reads differently in each scenario. On the
+    dev gold set this put 60% of the key facts of the right slide in its best three
+    sentences, against 49% for the sentence alone."""
+    header = chunk.embed_text[: len(chunk.embed_text) - len(chunk.text)].rstrip("\n")
+    return f"{header}\n{sentence.text}" if header else sentence.text
 
 
 def index_version(spec: BuildSpec, chunks: Sequence[Chunk]) -> str:
     """Stable for the same corpus and settings; changes when either does."""
-    h = hashlib.sha256(json.dumps(asdict(spec), sort_keys=True).encode())
+    h = hashlib.sha256(json.dumps(asdict(spec) | {"format": FORMAT_VERSION}, sort_keys=True).encode())
     for chunk in chunks:
         h.update(chunk.chunk_id.encode())
     return h.hexdigest()[:12]
@@ -180,6 +215,9 @@ def assemble_index(
     sentence_vectors: np.ndarray,
     sources: Sequence[SourceInfo],
     acronyms: Mapping[str, str],
+    synonyms: Synonyms,
+    headings: Sequence[str],
+    heading_vectors: np.ndarray,
     exact_max_vectors: int,
     build_seconds: float,
 ) -> Index:
@@ -205,12 +243,37 @@ def assemble_index(
         manifest=manifest,
         chunks=tuple(chunks),
         dense=dense,
-        lexical=LexicalIndex.build([c.embed_text for c in chunks]),
+        lexical=LexicalIndex.build([c.embed_text for c in chunks], synonyms),
         sentence_vectors=sentence_vectors,
         sentence_rows={key: row for row, (key, _) in enumerate(sentences)},
         sources=tuple(sources),
         acronyms=dict(acronyms),
+        synonyms=synonyms,
+        heading_vectors=np.ascontiguousarray(heading_vectors, dtype=np.float32),
+        heading_rows=heading_rows(chunks, sources, headings),
+        headings=tuple(headings),
     )
+
+
+def chunk_heading(chunk: Chunk, parts: Mapping[tuple[str, int | None, int | None], Part]) -> str:
+    """What a chunk's slide is about: its scenario's name when it has one, else its title."""
+    part = parts.get((chunk.source, chunk.slide, chunk.page))
+    return (part.scenario if part is not None and part.scenario else None) or chunk.title
+
+
+def distinct_headings(chunks: Sequence[Chunk], sources: Sequence[SourceInfo]) -> list[str]:
+    parts = _parts(sources)
+    return list(dict.fromkeys(chunk_heading(c, parts) for c in chunks))
+
+
+def heading_rows(chunks: Sequence[Chunk], sources: Sequence[SourceInfo], headings: Sequence[str]) -> np.ndarray:
+    parts = _parts(sources)
+    row = {h: i for i, h in enumerate(headings)}
+    return np.asarray([row[chunk_heading(c, parts)] for c in chunks], dtype=np.int64)
+
+
+def _parts(sources: Sequence[SourceInfo]) -> dict[tuple[str, int | None, int | None], Part]:
+    return {(s.source, p.slide, p.page): p for s in sources for p in s.parts}
 
 
 def stale_reasons(manifest: Manifest, spec: BuildSpec) -> list[str]:
@@ -268,6 +331,9 @@ def _write_artifacts(index: Index, folder: Path) -> None:
     _write_json(folder / "sentences.json", [list(k) for k, _ in keys])
     _write_json(folder / "sources.json", to_dict(list(index.sources)))
     _write_json(folder / "acronyms.json", dict(sorted(index.acronyms.items())))
+    _write_json(folder / "synonyms.json", {"groups": index.synonyms.to_json()})
+    np.save(folder / "headings.npy", index.heading_vectors)
+    _write_json(folder / "headings.json", {"headings": list(index.headings), "rows": index.heading_rows.tolist()})
     index.lexical.save(folder / "bm25")
     artifacts = {
         p.relative_to(folder).as_posix(): file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()
@@ -331,19 +397,31 @@ def load_index(index_dir: Path) -> Index:
         keys = [tuple(k) for k in json.loads((folder / "sentences.json").read_text(encoding="utf-8"))]
         sources = tuple(_source_from_dict(d) for d in json.loads((folder / "sources.json").read_text(encoding="utf-8")))
         acronyms = json.loads((folder / "acronyms.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        synonyms = parse(json.loads((folder / "synonyms.json").read_text(encoding="utf-8")), str(folder))
+        heading_vectors = np.load(folder / "headings.npy")
+        headings = json.loads((folder / "headings.json").read_text(encoding="utf-8"))
+        rows = np.asarray(headings["rows"], dtype=np.int64)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, CorpusError) as exc:
         raise IndexCorruptError(f"index in {folder} cannot be read ({exc}): run `rag index`") from exc
-    if dense.size != len(chunks) or sentence_vectors.shape[0] != len(keys):
+    counts_differ = dense.size != len(chunks) or sentence_vectors.shape[0] != len(keys) or rows.shape[0] != len(chunks)
+    headings_differ = heading_vectors.shape[0] != len(headings["headings"]) or (
+        rows.size > 0 and int(rows.max()) >= len(heading_vectors)
+    )
+    if counts_differ or headings_differ:
         raise IndexCorruptError(f"index in {folder} is inconsistent (row counts differ): run `rag index`")
     return Index(
         manifest=manifest,
         chunks=chunks,
         dense=dense,
-        lexical=LexicalIndex.load(folder / "bm25", len(chunks)),
+        lexical=LexicalIndex.load(folder / "bm25", len(chunks), synonyms),
         sentence_vectors=sentence_vectors,
         sentence_rows={(str(k[0]), int(k[1]), int(k[2])): row for row, k in enumerate(keys)},
         sources=sources,
         acronyms=acronyms,
+        synonyms=synonyms,
+        heading_vectors=heading_vectors,
+        heading_rows=rows,
+        headings=tuple(headings["headings"]),
         path=folder,
     )
 

@@ -2,7 +2,8 @@
 
 Text is lower-cased, split into word tokens, stripped of English stop words and
 stemmed (Snowball, through PyStemmer), so "billing" in a question meets "billing"
-and "bill" in the guidance alike.
+and "bill" in the guidance alike. Chunks and questions alike also get one token per
+synonym group they match (:mod:`rag.synonyms`), so "discounts" meets "concessions".
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import DependencyError, IndexCorruptError
+from rag.synonyms import Synonyms
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 
@@ -158,7 +160,8 @@ STOPWORDS = frozenset(
 
 
 @lru_cache(maxsize=1)
-def _stemmer():  # type: ignore[no-untyped-def]
+def stemmer():  # type: ignore[no-untyped-def]
+    """The English Snowball stemmer (one instance, shared)."""
     try:
         import Stemmer
     except ImportError as exc:  # pragma: no cover - declared dependency
@@ -170,27 +173,33 @@ def tokenize(text: str) -> list[str]:
     """Lower-case, split, drop stop words, stem."""
     words = [w.replace("’", "'") for w in _TOKEN.findall(text.lower())]
     kept = [w.split("'")[0] for w in words if w not in STOPWORDS]
-    return [t for t in _stemmer().stemWords([w for w in kept if w]) if t]
+    return [t for t in stemmer().stemWords([w for w in kept if w]) if t]
+
+
+def analyse(text: str, synonyms: Synonyms) -> list[str]:
+    """The lexical side's terms of a text: :func:`tokenize` plus its synonym groups' tokens."""
+    return tokenize(text) + synonyms.tokens(text)
 
 
 class LexicalIndex:
     """BM25 over the chunks' embedding texts (contextual header + text)."""
 
-    def __init__(self, bm25: object, n_docs: int) -> None:
+    def __init__(self, bm25: object, n_docs: int, synonyms: Synonyms) -> None:
         self._bm25 = bm25
         self._n_docs = n_docs
+        self._synonyms = synonyms
         self._vocab: dict[str, int] = dict(getattr(bm25, "vocab_dict", {}) or {})
 
     @classmethod
-    def build(cls, texts: list[str]) -> LexicalIndex:
+    def build(cls, texts: list[str], synonyms: Synonyms) -> LexicalIndex:
         bm25s = _bm25s()
         model = bm25s.BM25(k1=1.2, b=0.75)
-        model.index([tokenize(t) for t in texts], show_progress=False)
-        return cls(model, len(texts))
+        model.index([analyse(t, synonyms) for t in texts], show_progress=False)
+        return cls(model, len(texts), synonyms)
 
     def scores(self, question: str) -> np.ndarray:
         """BM25 score of every chunk (row order of the index) for ``question``."""
-        tokens = [t for t in tokenize(question) if t in self._vocab]
+        tokens = [t for t in analyse(question, self._synonyms) if t in self._vocab]
         if not tokens or self._n_docs == 0:
             return np.zeros(self._n_docs, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)  # type: ignore[attr-defined]
@@ -209,13 +218,13 @@ class LexicalIndex:
         self._bm25.save(str(folder), show_progress=False)  # type: ignore[attr-defined]
 
     @classmethod
-    def load(cls, folder: Path, n_docs: int) -> LexicalIndex:
+    def load(cls, folder: Path, n_docs: int, synonyms: Synonyms) -> LexicalIndex:
         bm25s = _bm25s()
         try:
             model = bm25s.BM25.load(str(folder), show_progress=False)
         except Exception as exc:
             raise IndexCorruptError(f"lexical index in {folder} cannot be read ({exc}): run `rag index`") from exc
-        return cls(model, n_docs)
+        return cls(model, n_docs, synonyms)
 
 
 def _bm25s():  # type: ignore[no-untyped-def]

@@ -13,10 +13,11 @@ from rag.batching import LRU, MicroBatcher, normalise_question
 from rag.builder import build_index, build_spec, token_counter
 from rag.config import Settings
 from rag.corpus import check_corpus_folder
-from rag.datatypes import Answer, Manifest, Passage, Sentence, SourceInfo
+from rag.datatypes import Answer, Chunk, Manifest, Passage, Sentence, SourceInfo
 from rag.embedding import Embedder, load_embedder
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.index import Index, load_index, stale_reasons
+from rag.lexical import analyse
 from rag.retrieval import Retriever
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class Pipeline:
         )
         self.retriever = Retriever(index, embedder, settings.retrieval, self.batcher.encode_one)
         self._answers: LRU[tuple[str, int | None], Answer] = LRU(settings.answer.cache_size)
+        self._terms: LRU[str, frozenset[str]] = LRU(16384)
 
     @property
     def manifest(self) -> Manifest:
@@ -85,6 +87,10 @@ class Pipeline:
             self.settings.answer,
             self.manifest.index_version,
             retrieval.timing_ms,
+            terms=retrieval.terms,
+            sentence_terms=self._sentence_terms,
+            intent=retrieval.intent,
+            part_sections=self._part_sections,
         )
         now = time.perf_counter()
         timing = dict(answer.timing_ms) | {
@@ -97,6 +103,19 @@ class Pipeline:
 
     def sources(self) -> tuple[SourceInfo, ...]:
         return self.index.sources
+
+    def _part_sections(self, chunk: Chunk) -> tuple[tuple[Chunk, ...], ...]:
+        sections = self.index.part_sections.get((chunk.source, chunk.slide, chunk.page), ())
+        return tuple(tuple(self.index.chunks[r] for r in rows) for rows in sections) or ((chunk,),)
+
+    def _sentence_terms(self, text: str) -> frozenset[str]:
+        """A guidance sentence's lexical terms: the same few hundred sentences come back in
+        answer after answer, so each is analysed once (bounded, for large corpora)."""
+        terms = self._terms.get(text)
+        if terms is None:
+            terms = frozenset(analyse(text, self.index.synonyms))
+            self._terms.put(text, terms)
+        return terms
 
     def _sentence_vector(self, source: str, sentence: Sentence) -> np.ndarray:
         row = self.index.sentence_rows[(source, sentence.start, sentence.end)]

@@ -1,24 +1,30 @@
-"""Question -> ranked passages: several rankings of the chunks fused by weighted
-reciprocal rank (RRF).
+"""Question -> ranked passages, scored on what the deck is made of: scenarios, their
+sections, and the words in them.
 
-The rankings: the chunk's vector (FAISS, cosine) and BM25. RRF was chosen over a
-weighted sum of raw scores because cosine and BM25 scores live on unrelated scales
-that shift with every corpus; ranks do not, so fusion needs no per-corpus
-calibration. The lexical side sees the question with its acronyms expanded (and
-expansions abbreviated), so "CMAT" matches a chunk that spells it out; the dense
-side embeds the question as asked.
+A chunk's score adds up five readings of the question, each on its own fixed scale:
 
-Measured on the dev gold set (see ``rag eval``): adding rankings by each chunk's
-best sentence or by its header (slide title and section) lowered hit@1, so they
-are not used. Embedding the expanded question too lowered hit@3 (0.833 -> 0.778)
-and citation precision (0.514 -> 0.454) while making the text to embed about a
-fifth longer, so only BM25 gets the expansions.
+- ``dense``: cosine between the question and the chunk (its header and text);
+- ``heading``: cosine between the question and what the chunk's slide is about (the
+  scenario's name, else the slide title), which tells the eight scenarios apart better
+  than their shared vocabulary does;
+- ``sentence``: cosine between the question and the chunk's closest sentence (embedded
+  under the chunk's header), which finds the section that says the one thing asked;
+- ``lexical``: BM25 (acronyms and synonym groups on both sides), divided by the best BM25
+  score for this question, so the side that matched best reads 1;
+- ``role``: a bonus when the chunk's section holds the part the question asks about
+  (the partner's role, the seller's mindset: :mod:`rag.intent`).
+
+The question is embedded once, with the guidance's wording of any seller's phrase it uses
+added (:meth:`rag.synonyms.Synonyms.expand`: "discounts" -> "(concessions)"). Candidates
+are the union of the nearest chunks by vector (FAISS) and the best by BM25, so a large
+corpus is never scored in full. Weights were chosen on the dev gold set (``rag eval``);
+see :class:`rag.config.RetrievalConfig`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,18 +34,20 @@ from rag.batching import LRU, normalise_question
 from rag.config import RetrievalConfig
 from rag.datatypes import Passage
 from rag.embedding import Embedder
-from rag.index import Index
-
-Ranking = list[tuple[int, float]]
-"""(chunk row, score), best first."""
+from rag.index import Index, sentence_key
+from rag.intent import Intent, read_intent, section_role
+from rag.lexical import analyse
 
 
 @dataclass(frozen=True)
 class Retrieval:
-    """Passages for a question, with the question's vector (reused to pick sentences)."""
+    """Passages for a question, with what the answerer reuses: the question's vector, its
+    lexical terms and its intent."""
 
     question: str
     query_vector: np.ndarray
+    terms: frozenset[str]
+    intent: Intent
     passages: tuple[Passage, ...]
     timing_ms: dict[str, float]
 
@@ -56,52 +64,71 @@ class Retriever:
         self._cfg = cfg
         self._encode = encode_query or (lambda text: embedder.encode([text])[0])
         self._query_cache: LRU[str, np.ndarray] = LRU(cfg.query_cache_size)
-        self._penalty = np.asarray(
-            [cfg.navigational_penalty if c.navigational else 1.0 for c in index.chunks]
-        )
+        self._navigational = np.asarray([c.navigational for c in index.chunks], dtype=bool)
+        self._roles = [section_role(c.section) for c in index.chunks]
+        # each chunk's sentence rows as one flat array with offsets (CSR)
+        rows = [index.sentence_rows[sentence_key(c.source, s)] for c in index.chunks for s in c.sentences]
+        self._sentence_rows = np.asarray(rows, dtype=np.int64)
+        self._offsets = np.cumsum([0] + [len(c.sentences) for c in index.chunks])
 
     def retrieve(self, question: str, k: int | None = None) -> Retrieval:
         k = k or self._cfg.top_k
         t0 = time.perf_counter()
-        key = normalise_question(question)
+        to_embed = self.index.synonyms.expand(question)
+        key = normalise_question(to_embed)
         query = self._query_cache.get(key)
         if query is None:
-            query = self._encode(question)
+            query = self._encode(to_embed)
             self._query_cache.put(key, query)
         t1 = time.perf_counter()
-        depth = max(self._cfg.candidates, k)
-        lexical = self.index.lexical.search(expand(question, self.index.acronyms), depth)
-        rankings = [
-            (self._cfg.dense_weight, self.index.dense.search(query, depth)),
-            (self._cfg.lexical_weight, lexical),
-        ]
-        fused = fuse(rankings, self._cfg.rrf_k, self._penalty)
-        lexical_scores = dict(lexical)
-        passages = tuple(
-            Passage(
-                chunk=self.index.chunks[row],
-                score=round(score, 6),
-                rank=rank,
-                dense_score=round(float(self.index.dense.vector(row) @ query), 6),
-                lexical_score=round(lexical_scores.get(row, 0.0), 6),
-            )
-            for rank, (row, score) in enumerate(fused[:k], start=1)
-        )
+        intent = read_intent(question)
+        lexical_question = expand(question, self.index.acronyms)
+        passages = self._rank(query, lexical_question, intent, k)
         t2 = time.perf_counter()
+        terms = frozenset(analyse(lexical_question, self.index.synonyms))
         timing = {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000}
-        return Retrieval(question, query, passages, timing)
+        return Retrieval(question, query, terms, intent, passages, timing)
 
     def search(self, question: str, k: int | None = None) -> tuple[Passage, ...]:
         return self.retrieve(question, k).passages
 
+    def _rank(self, query: np.ndarray, lexical_question: str, intent: Intent, k: int) -> tuple[Passage, ...]:
+        cfg = self._cfg
+        depth = max(cfg.candidates, k)
+        index = self.index
+        lexical = dict(index.lexical.search(lexical_question, depth))
+        rows = list(dict.fromkeys([row for row, _ in index.dense.search(query, depth)] + list(lexical)))
+        if not rows:
+            return ()
+        best_lexical = max(lexical.values(), default=0.0)
+        dense = np.asarray([index.dense.vector(r) for r in rows]) @ query
+        heading = index.heading_vectors[index.heading_rows[rows]] @ query
+        sentence = np.asarray([self._best_sentence(r, query) for r in rows])
+        lex = np.asarray([lexical.get(r, 0.0) for r in rows])
+        lex = lex / best_lexical if best_lexical > 0 else np.zeros(len(rows))
+        role = np.asarray([self._roles[r] is intent.role for r in rows], dtype=float)
+        score = (
+            cfg.dense_weight * dense
+            + cfg.heading_weight * heading
+            + cfg.sentence_weight * sentence
+            + cfg.lexical_weight * lex
+            + cfg.role_weight * role
+            - cfg.navigational_penalty * self._navigational[rows]
+        )
+        order = sorted(range(len(rows)), key=lambda i: (-score[i], rows[i]))[:k]
+        return tuple(
+            Passage(
+                chunk=index.chunks[rows[i]],
+                score=round(float(score[i]), 6),
+                rank=rank,
+                dense_score=round(float(dense[i]), 6),
+                lexical_score=round(lexical.get(rows[i], 0.0), 6),
+                sentence_score=round(float(sentence[i]), 6),
+            )
+            for rank, i in enumerate(order, start=1)
+        )
 
-def fuse(rankings: Sequence[tuple[float, Ranking]], rrf_k: int, penalty: np.ndarray | None = None) -> Ranking:
-    """Weighted reciprocal-rank fusion; ties broken by the first ranking, then row."""
-    scores: dict[int, float] = {}
-    for weight, hits in rankings:
-        for rank, (row, _) in enumerate(hits, start=1):
-            scores[row] = scores.get(row, 0.0) + weight / (rrf_k + rank)
-    if penalty is not None:
-        scores = {row: s * float(penalty[row]) for row, s in scores.items()}
-    first = {row: rank for rank, (row, _) in enumerate(rankings[0][1])} if rankings else {}
-    return sorted(scores.items(), key=lambda kv: (-kv[1], first.get(kv[0], len(first)), kv[0]))
+    def _best_sentence(self, row: int, query: np.ndarray) -> float:
+        """Cosine of the chunk's closest sentence (each embedded under the chunk's header)."""
+        rows = self._sentence_rows[self._offsets[row] : self._offsets[row + 1]]
+        return float((self.index.sentence_vectors[rows] @ query).max()) if rows.size else 0.0

@@ -13,7 +13,7 @@ import pytest
 from rag.builder import build_index, build_spec, token_counter
 from rag.datatypes import to_dict
 from rag.errors import IndexCorruptError, IndexMismatchError
-from rag.index import DenseIndex, current_build, load_index, read_manifest, stale_reasons
+from rag.index import DenseIndex, current_build, load_index, read_manifest, sentence_embed_text, stale_reasons
 from rag.pipeline import Pipeline
 from tests.conftest import CORPUS, settings_for
 
@@ -32,7 +32,7 @@ def test_built_index_is_consistent(index_dir: Path, embedder) -> None:  # type: 
     assert m.n_chunks == len(index.chunks) == index.dense.size
     assert m.model_name == "all-MiniLM-L6-v2" and m.dimension == 384
     assert m.tokenizer == "tiktoken:cl100k_base"
-    assert set(m.files) == {"csp-for-sellers.md"}
+    assert set(m.files) == {"csp-for-sellers.md", "glossary.json", "synonyms.json"}  # the word lists too
     assert stale_reasons(m, build_spec(settings, embedder, token_counter(settings, embedder))) == []
     for chunk in index.chunks:  # nothing exceeds either token limit
         assert chunk.n_tokens <= settings.chunking.max_tokens
@@ -126,23 +126,23 @@ def test_rebuild_embeds_only_changed_files(tmp_path: Path, corpus_copy: Path, em
     settings = settings_for(index_dir=tmp_path / "idx", corpus_dir=corpus_copy)
     counting = CountingEmbedder(embedder)
     first = build_index(settings, counting)
-    distinct = {c.embed_text for c in first.chunks} | {s.text for c in first.chunks for s in c.sentences}
+    distinct = {c.embed_text for c in first.chunks}
+    distinct |= {sentence_embed_text(c, s) for c in first.chunks for s in c.sentences}  # under their header
+    distinct |= set(first.headings)  # scenario names and slide titles
     assert sorted(counting.texts) == sorted(distinct)  # repeated guidance is embedded once
 
     counting.texts.clear()
     (corpus_copy / "billing.md").write_text("# Billing guide\n\nPartners send the invoice every month.\n")
     second = build_index(settings, counting)
     assert second.manifest.n_chunks == first.manifest.n_chunks + 1
-    # only the new file's chunk and its one sentence were embedded
-    assert counting.texts == [
-        "Billing guide\nPartners send the invoice every month.",
-        "Partners send the invoice every month.",
-    ]
+    # only the new file's chunk (its one sentence under the same header is the same text)
+    # and its heading were embedded
+    assert counting.texts == ["Billing guide\nPartners send the invoice every month.", "Billing guide"]
 
     counting.texts.clear()
     (corpus_copy / "billing.md").write_text("# Billing guide\n\nPartners send the invoice every quarter.\n")
     build_index(settings, counting)
-    assert all("quarter" in t for t in counting.texts) and len(counting.texts) == 2
+    assert all("quarter" in t for t in counting.texts) and len(counting.texts) == 1
 
     counting.texts.clear()
     (corpus_copy / "billing.md").unlink()

@@ -478,6 +478,8 @@ def test_aggregate_overall_and_per_scenario() -> None:
     assert figures["false_abstention_rate"] == pytest.approx(0.3333)
     assert figures["must_not_rate"] == 0.0
     assert figures["answer_words_mean"] == 12.0  # answered: a, b, e
+    answered = sorted(r.metrics["answer_words"] for r in run() if not r.observation.abstained)
+    assert len(answered) == 3 and figures["answer_words_median"] == answered[1]  # nearest rank
     assert list(summary.by_scenario) == ["s1", "s3", "out-of-scope"]
     s3 = summary.by_scenario["s3"]
     assert s3.counts["passed"] == 2 and s3.figures["hit@1"] == 0.5
@@ -522,3 +524,14 @@ def test_aggregate_of_nothing() -> None:
 def test_scenario_order() -> None:
     names = ["out-of-scope", "general", "s8", "s1", "zzz"]
     assert sorted(names, key=scenario_order) == ["s1", "s8", "general", "out-of-scope", "zzz"]
+
+
+def test_threshold_fit_separates_best_within_the_false_abstention_bound() -> None:
+    from eval.calibrate import fit_threshold
+
+    inside, outside = [0.5, 0.6, 0.7, 0.8], [0.1, 0.2, 0.55]
+    free = fit_threshold(inside, outside)
+    assert 0.55 < free.threshold < 0.6 and free.balanced_accuracy == 0.875  # refuses the 0.5 question
+    bounded = fit_threshold(inside, outside, max_false_abstention=0.0)
+    assert 0.2 < bounded.threshold < 0.5 and bounded.balanced_accuracy == round((1 + 2 / 3) / 2, 4)
+    assert fit_threshold([0.1], [0.9], max_false_abstention=0.0).threshold <= 0.1  # refusing nothing is allowed

@@ -1,4 +1,4 @@
-"""FAISS search checked against brute-force NumPy; fusion and answer assembly on plain data."""
+"""FAISS search checked against brute-force NumPy; answer assembly on plain data."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from rag.config import AnswerConfig
 from rag.datatypes import Chunk, Passage, Sentence
 from rag.errors import InvalidQuestionError
 from rag.index import DenseIndex
-from rag.retrieval import fuse
 
 
 def _unit(rows: int, dim: int, seed: int) -> np.ndarray:
@@ -51,16 +50,6 @@ def test_dense_index_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-de
     again = DenseIndex.load(tmp_path / "d.faiss")
     q = vectors[7]
     assert again.search(q, 1)[0][0] == 7
-
-
-def test_fusion_rewards_agreement_and_applies_penalty() -> None:
-    dense = [(1, 0.9), (2, 0.8), (3, 0.7)]
-    lexical = [(2, 9.0), (3, 5.0)]
-    fused = fuse([(1.0, dense), (1.0, lexical)], rrf_k=30)
-    assert [row for row, _ in fused] == [2, 3, 1]
-    penalty = np.ones(4)
-    penalty[2] = 0.1
-    assert [row for row, _ in fuse([(1.0, dense), (1.0, lexical)], 30, penalty)][-1] == 2
 
 
 def test_validate_question() -> None:

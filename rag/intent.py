@@ -1,0 +1,96 @@
+"""What a question asks for, read from its wording alone: whose part (the seller's actions,
+the seller's mindset, the partner's role) and whether it wants a yes or a no.
+
+The deck answers each scenario under the same headings: "What should the seller do?",
+"What should the seller mindset be?" and "What does the partner do?". A seller who asks
+"what does the partner do when it can support the new workload?" wants the third one, and
+"can I offer discounts to win?" wants the guidance's verdict before anything else. The
+patterns below are deliberately plain: a question that matches none asks for the seller's
+part, which is what most questions want.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Role(Enum):
+    """Whose part of a scenario a question (or a section heading) is about."""
+
+    SELLER = "seller"
+    MINDSET = "mindset"
+    PARTNER = "partner"
+    OTHER = "other"
+
+
+_PARTY = r"(?:the|their|my|our|a|this|that|current|new|existing|csp)?\s*(?:csp\s+)?(?:partner|reseller|provider)s?"
+_PARTNER_ROLE = re.compile(
+    rf"\b(?:what|how)\s+(?:does|do|will|would|should|is|are|can|could|must)\s+{_PARTY}\b"
+    rf"(?!\s+(?:want|ask|need|think|say|tell|expect)s?\b)"
+    rf"|\b(?:partner|reseller|provider)(?:'s|s'|’s|s)?\s+(?:role|job|jobs|part|side|duties|duty|responsibilit\w*|obligations?|tasks?)\b"
+    rf"|\b(?:role|job|duties|responsibilit\w*|obligations?)\s+of\s+{_PARTY}\b"
+    rf"|\b(?:partner|reseller|provider)s?\s+(?:is\s+|are\s+)?"
+    rf"(?:responsible|expected|supposed|meant|required|on the hook)\b"
+    rf"|\b(?:partner|reseller|provider)s?\b[^.?!]*\b(?:have|has|play|plays)\s+(?:a\s+|any\s+)?(?:role|part)\b"
+    rf"|\bwhat\s+(?:is|are)\s+{_PARTY}\s+(?:doing|for|responsible|expected|supposed)\b"
+    rf"|\b(?:what|who)\s+(?:handles|does|owns)\b.*\b(?:partner|reseller)(?:'s)?\s+(?:side|end)\b",
+    re.IGNORECASE,
+)
+_MINDSET = re.compile(
+    r"\b(?:mind-?set|mentality|attitude|frame of mind|outlook|perspective|posture|philosophy|stance)\b"
+    r"|\bhow\s+should\s+i\s+(?:think|feel|view|see|look at|approach|regard|frame)\b"
+    r"|\bwhat\s+should\s+i\s+(?:think|believe|keep in mind|bear in mind|remember)\b"
+    r"|\b(?:keep|bear)\s+in\s+mind\b"
+    r"|\bhow\s+(?:do|should)\s+(?:i|we)\s+(?:view|see|think about)\b",
+    re.IGNORECASE,
+)
+_YES_NO = re.compile(
+    r"^\s*(?:so\s+|but\s+|and\s+|ok(?:ay)?,?\s+|quick question:?\s+|hey,?\s+)?"
+    r"(?:can|could|may|might|should|shall|must|do|does|did|is|are|am|was|were|will|would|have|has|"
+    r"am i allowed|is it ok(?:ay)?|is it fine|is it alright|any reason not)\b",
+    re.IGNORECASE,
+)
+_ASKS_WHICH = re.compile(r"^\s*(?:is|are|was|were|do|does)\b.*\b(?:or)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    role: Role
+    yes_no: bool
+
+
+def read_intent(question: str) -> Intent:
+    """The role a question asks about and whether it is a yes/no question."""
+    if _PARTNER_ROLE.search(question):
+        role = Role.PARTNER
+    elif _MINDSET.search(question):
+        role = Role.MINDSET
+    else:
+        role = Role.SELLER
+    # "is it EA or CSP?" asks which, not whether
+    yes_no = any(_YES_NO.search(part) and not _ASKS_WHICH.search(part) for part in _clauses(question))
+    return Intent(role, yes_no)
+
+
+def _clauses(question: str) -> list[str]:
+    """The question's sentences and the clause after a dash or comma that starts a question."""
+    parts = re.split(r"(?<=[.?!])\s+|\s+[-–—]\s+|[,;:]\s+", question)
+    return [p for p in parts if p.strip()]
+
+
+_SECTION_ROLES = (
+    (re.compile(r"\bpartner\b.*\bdo\b|\bpartner'?s?\s+role\b", re.IGNORECASE), Role.PARTNER),
+    (re.compile(r"\bmind-?set\b|\bshould\s+you\s+know\b|\bthink\b", re.IGNORECASE), Role.MINDSET),
+    (re.compile(r"\b(?:seller|you)\b.*\bdo\b", re.IGNORECASE), Role.SELLER),
+)
+
+
+def section_role(section: str | None) -> Role:
+    """Whose part a section heading holds ("What does the partner do?" -> PARTNER)."""
+    if section:
+        for pattern, role in _SECTION_ROLES:
+            if pattern.search(section):
+                return role
+    return Role.OTHER

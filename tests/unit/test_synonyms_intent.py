@@ -1,0 +1,133 @@
+"""The synonym list and the question's intent, on plain text; the shipped list checked for review."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rag.answering import compose_answer
+from rag.config import AnswerConfig
+from rag.datatypes import Chunk, Passage, Sentence
+from rag.errors import CorpusError
+from rag.intent import Role, read_intent, section_role
+from rag.lexical import analyse
+from rag.synonyms import Synonyms, duplicates, load_synonyms, parse, words
+from tests.conftest import ROOT
+
+LIST = Synonyms(
+    (
+        ("concessions", "discount", "price cut"),
+        ("does not support", "can't deliver", "cannot deliver"),
+        ("partner does support", "can deliver"),
+    )
+)
+
+
+def test_phrases_match_stemmed_whole_words_with_negation_kept() -> None:
+    assert LIST.matches("Can I offer DISCOUNTS to win?") == (0,)
+    assert LIST.matches("their partner can't deliver it") == (1,)
+    assert LIST.matches("their partner cant deliver it") == (1,)  # typed without the apostrophe
+    assert LIST.matches("their partner can deliver it") == (2,)
+    assert LIST.matches("a discounted rate") == (0,)  # stemmed: "discounted" is "discount"
+    assert LIST.matches("the price that we cut") == ()  # a phrase is contiguous words
+    assert LIST.matches("a pricecut") == ()
+
+
+def test_both_sides_get_the_same_token_and_questions_get_the_guidance_wording() -> None:
+    token = LIST.token(0)
+    assert token in analyse("do not offer concessions to compete", LIST)  # the chunk's side
+    assert token in analyse("can I give a discount?", LIST)  # the question's side
+    assert LIST.expand("can I give a discount?") == "can I give a discount? (concessions)"
+    assert LIST.expand("no concessions then?") == "no concessions then?"  # already in its words
+
+
+def test_list_file_is_validated(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert load_synonyms(tmp_path).groups == ()
+    (tmp_path / "synonyms.json").write_text('{"groups": [["only one"]]}')
+    with pytest.raises(CorpusError, match="at least two"):
+        load_synonyms(tmp_path)
+    (tmp_path / "synonyms.json").write_text("{not json")
+    with pytest.raises(CorpusError, match="not valid JSON"):
+        load_synonyms(tmp_path)
+
+
+def test_shipped_list_reads_and_each_phrase_means_one_thing() -> None:
+    synonyms = load_synonyms(ROOT / "corpus")
+    assert len(synonyms.groups) >= 30
+    assert duplicates(synonyms) == []
+    deck = " ".join(words((ROOT / "corpus" / "csp-for-sellers.md").read_text(encoding="utf-8")))
+    # the first phrase of each group is the guidance's own wording
+    for group in synonyms.groups:
+        assert " ".join(words(group[0])) in deck, group[0]
+    raw = json.loads((ROOT / "corpus" / "synonyms.json").read_text(encoding="utf-8"))
+    assert parse(raw, "synonyms.json").groups == synonyms.groups
+
+
+@pytest.mark.parametrize(
+    ("question", "role", "yes_no"),
+    [
+        ("What does the partner do when it can support the new workload?", Role.PARTNER, False),
+        ("whats the partners role here", Role.PARTNER, False),
+        ("cust is sticking with EA at renewal, does the partner still have a role?", Role.PARTNER, True),
+        ("what mindset should I have for an EA renewal", Role.MINDSET, False),
+        ("how should I think about a customer leaving CSP?", Role.MINDSET, False),
+        ("Can I offer discounts to win?", Role.SELLER, True),
+        ("customer wants to go direct - should I give the partner a heads up?", Role.SELLER, True),
+        ("what should I do when the partner pitches CSP", Role.SELLER, False),
+        ("what does the partner want from me", Role.SELLER, False),
+        ("is it EA or CSP that works better here", Role.SELLER, False),
+    ],
+)
+def test_intent(question: str, role: Role, yes_no: bool) -> None:
+    intent = read_intent(question)
+    assert (intent.role, intent.yes_no) == (role, yes_no)
+
+
+def test_section_roles() -> None:
+    assert section_role("What should the seller do?") is Role.SELLER
+    assert section_role("What should you do in this case?") is Role.SELLER
+    assert section_role("What should the seller mindset be?") is Role.MINDSET
+    assert section_role("What should you know?") is Role.MINDSET
+    assert section_role("What does the partner do?") is Role.PARTNER
+    assert section_role("Resources") is section_role(None) is Role.OTHER
+
+
+def _chunk(cid: str, slide: int, section: str, sentences: list[str]) -> Chunk:
+    spans, pos = [], 1000 * slide + (500 if "partner" in section else 0)
+    for s in sentences:
+        spans.append(Sentence(s, pos, pos + len(s)))
+        pos += len(s) + 1
+    text = " ".join(sentences)
+    return Chunk(cid, "d.md", "D", slide, None, f"Slide {slide}", section, text, spans[0].start, spans[-1].end,
+                 text, tuple(spans), 10, 12)
+
+
+def _vectors(table: dict[str, list[float]]):  # type: ignore[no-untyped-def]
+    unit = {k: np.asarray(v, np.float32) / np.linalg.norm(v) for k, v in table.items()}
+    return lambda _source, s: unit[s.text]
+
+
+def test_yes_no_question_gets_the_verdict_first_and_far_passages_give_nothing() -> None:
+    q = np.asarray([1, 0, 0, 0], np.float32)
+    vectors = _vectors({
+        "Use empowerment in compete scenarios.": [1, 0.1, 0, 0],
+        "Do not offer concessions to compete.": [0.9, 0, 0.3, 0],
+        "Help customer understand CSP.": [1, 0.05, 0, 0],
+        "Other scenario sentence.": [1, 0, 0, 0],
+    })
+    seller = _chunk("s", 4, "What should the seller do?", ["Use empowerment in compete scenarios.",
+                                                           "Do not offer concessions to compete."])
+    partner = _chunk("p", 4, "What does the partner do?", ["Help customer understand CSP."])
+    other = _chunk("o", 9, "What should the seller do?", ["Other scenario sentence."])
+    passages = [Passage(seller, 1.5, 1, 0.8, 2.0), Passage(partner, 1.47, 2, 0.8, 1.0),
+                Passage(other, 1.2, 3, 0.8, 1.0)]
+    cfg = AnswerConfig(min_evidence=0.5, duplicate_threshold=0.99)
+    yes_no = compose_answer("Can I offer discounts to win?", passages, q, vectors, cfg, "v",
+                            intent=read_intent("Can I offer discounts to win?"))
+    assert yes_no.text.startswith("Do not offer concessions to compete. [1]")
+    assert {c.slide for c in yes_no.citations} == {4}  # slide 9 scored too far behind to be quoted
+    plain = compose_answer("how do I compete?", passages, q, vectors, cfg, "v", intent=read_intent("how do I compete?"))
+    assert plain.text.startswith("Use empowerment in compete scenarios. [1]")
+    assert "Other scenario sentence." not in plain.text
