@@ -35,8 +35,10 @@ from rag.config import RetrievalConfig
 from rag.datatypes import Passage
 from rag.embedding import Embedder
 from rag.index import Index, sentence_key
-from rag.intent import Intent, read_intent, section_role
+from rag.intent import Intent, Role, read_intent, section_role
 from rag.lexical import analyse
+
+_ROLE_CODES = {role: code for code, role in enumerate(Role)}
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class Retriever:
         self._encode = encode_query or (lambda text: embedder.encode([text])[0])
         self._query_cache: LRU[str, np.ndarray] = LRU(cfg.query_cache_size)
         self._navigational = np.asarray([c.navigational for c in index.chunks], dtype=bool)
-        self._roles = [section_role(c.section) for c in index.chunks]
+        self._role_codes = np.asarray([_ROLE_CODES[section_role(c.section)] for c in index.chunks], dtype=np.int8)
         # each chunk's sentence rows as one flat array with offsets (CSR)
         rows = [index.sentence_rows[sentence_key(c.source, s)] for c in index.chunks for s in c.sentences]
         self._sentence_rows = np.asarray(rows, dtype=np.int64)
@@ -97,16 +99,17 @@ class Retriever:
         depth = max(cfg.candidates, k)
         index = self.index
         lexical = dict(index.lexical.search(lexical_question, depth))
-        rows = list(dict.fromkeys([row for row, _ in index.dense.search(query, depth)] + list(lexical)))
+        cosines = dict(index.dense.search(query, depth))
+        rows = list(dict.fromkeys([*cosines, *lexical]))
         if not rows:
             return ()
         best_lexical = max(lexical.values(), default=0.0)
-        dense = np.asarray([index.dense.vector(r) for r in rows]) @ query
+        dense = np.asarray([cosines[r] if r in cosines else float(index.dense.vector(r) @ query) for r in rows])
         heading = index.heading_vectors[index.heading_rows[rows]] @ query
-        sentence = np.asarray([self._best_sentence(r, query) for r in rows])
+        sentence = self._best_sentences(rows, query)
         lex = np.asarray([lexical.get(r, 0.0) for r in rows])
         lex = lex / best_lexical if best_lexical > 0 else np.zeros(len(rows))
-        role = np.asarray([self._roles[r] is intent.role for r in rows], dtype=float)
+        role = self._role_codes[rows] == _ROLE_CODES[intent.role]
         score = (
             cfg.dense_weight * dense
             + cfg.heading_weight * heading
@@ -115,7 +118,7 @@ class Retriever:
             + cfg.role_weight * role
             - cfg.navigational_penalty * self._navigational[rows]
         )
-        order = sorted(range(len(rows)), key=lambda i: (-score[i], rows[i]))[:k]
+        order = np.lexsort((np.asarray(rows), -score))[:k]  # best first; ties by row
         return tuple(
             Passage(
                 chunk=index.chunks[rows[i]],
@@ -125,10 +128,17 @@ class Retriever:
                 lexical_score=round(lexical.get(rows[i], 0.0), 6),
                 sentence_score=round(float(sentence[i]), 6),
             )
-            for rank, i in enumerate(order, start=1)
+            for rank, i in enumerate(order.tolist(), start=1)
         )
 
-    def _best_sentence(self, row: int, query: np.ndarray) -> float:
-        """Cosine of the chunk's closest sentence (each embedded under the chunk's header)."""
-        rows = self._sentence_rows[self._offsets[row] : self._offsets[row + 1]]
-        return float((self.index.sentence_vectors[rows] @ query).max()) if rows.size else 0.0
+    def _best_sentences(self, rows: list[int], query: np.ndarray) -> np.ndarray:
+        """Per chunk row, the cosine of its closest sentence (each embedded under the chunk's
+        header); 0 for a chunk without sentences."""
+        starts, ends = self._offsets[rows], self._offsets[np.asarray(rows) + 1]
+        sizes = ends - starts
+        picked = np.concatenate([self._sentence_rows[s:e] for s, e in zip(starts, ends, strict=True)])
+        if not picked.size:
+            return np.zeros(len(rows))
+        cosines = self.index.sentence_vectors[picked] @ query
+        best = np.maximum.reduceat(cosines, np.concatenate(([0], np.cumsum(sizes)[:-1])).clip(max=picked.size - 1))
+        return np.where(sizes > 0, best, 0.0)
