@@ -20,6 +20,7 @@ from litestar.datastructures import State
 from api.admin import admin_router
 from api.auth import KeyRing
 from api.context import STATE_KEY, ApiContext, context_of
+from api.conversations import Conversations
 from api.docs import DOCS_PATH, StructContractPlugin, openapi_config
 from api.errors import error_response
 from api.feedback import FEEDBACK_STATE_KEY, FeedbackSink, feedback_router
@@ -74,6 +75,7 @@ def create_app(
         admin_keys=KeyRing.from_keys(server.admin_keys),
         reindexer=Reindexer(readiness, settings, _track_index(metrics), rebuild or rebuild_pipeline),
         gate=gate,
+        conversations=Conversations(),
     )
     feedback = FeedbackSink(settings.data_dir / FEEDBACK_DB)  # opened in its lifespan, off the event loop
 

@@ -8,6 +8,7 @@ from typing import Any
 from litestar.datastructures import State
 
 from api.auth import KeyRing
+from api.conversations import Conversations
 from api.metrics import Metrics
 from api.overload import WorkGate
 from api.ratelimit import RateLimiter
@@ -33,6 +34,8 @@ class ApiContext:
     """Keys for ``/v1/admin``; empty means the admin endpoints refuse every call."""
     reindexer: Reindexer
     gate: WorkGate
+    conversations: Conversations
+    """Threads kept for callers that send a ``conversation_id``."""
     """Bounds the blocking work (pipeline calls, feedback writes) in flight."""
 
 

@@ -56,6 +56,7 @@ _ERROR_TEXT = {
     400: "Malformed JSON.",
     401: "API key missing or wrong (only when the server has keys configured).",
     403: "Admin endpoints are disabled (no RAG_ADMIN_KEYS configured).",
+    404: "No such conversation: it was never started or has been forgotten (`conversation_not_found`).",
     409: "A reindex is already running.",
     413: "Body larger than the limit (64 KiB by default).",
     415: "Content-Type is not application/json.",

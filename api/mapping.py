@@ -22,7 +22,7 @@ from rag.datatypes import Answer, Citation, Manifest, Part, Passage, SourceInfo
 from rag.feedback import Feedback
 
 
-def answer_response(answer: Answer) -> AnswerResponse:
+def answer_response(answer: Answer, conversation_id: str | None = None) -> AnswerResponse:
     return AnswerResponse(
         answer=answer.text,
         abstained=answer.abstained,
@@ -31,6 +31,8 @@ def answer_response(answer: Answer) -> AnswerResponse:
         suggestions=list(answer.suggestions),
         index_version=answer.index_version,
         timing_ms={str(k): float(v) for k, v in answer.timing_ms.items()},
+        context_turn=answer.context_turn,
+        conversation_id=conversation_id,
     )
 
 

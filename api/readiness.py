@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
@@ -18,7 +18,7 @@ import anyio.to_thread
 
 from api.errors import ApiError
 from rag.config import Settings
-from rag.datatypes import Answer, Manifest, Passage, SourceInfo
+from rag.datatypes import Answer, Manifest, Passage, SourceInfo, Turn
 from rag.errors import RagError
 
 log = logging.getLogger("rag.api")
@@ -33,7 +33,7 @@ class Service(Protocol):
     @property
     def manifest(self) -> Manifest: ...
 
-    def answer(self, question: str, top_k: int | None = None) -> Answer: ...
+    def answer(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Answer: ...
 
     def search(self, question: str, k: int | None = None) -> tuple[Passage, ...]: ...
 

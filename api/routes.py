@@ -18,7 +18,8 @@ from litestar.params import JSONBody
 
 from api.bodies import checked_question, json_body, strict_body
 from api.context import ApiContext, context_of
-from api.errors import error_specs
+from api.conversations import turns_of
+from api.errors import ApiError, error_specs
 from api.guards import authenticate, rate_limit
 from api.mapping import answer_response, search_response, sources_response
 from api.schemas import (
@@ -28,6 +29,7 @@ from api.schemas import (
     SearchResponse,
     SourcesResponse,
 )
+from rag.datatypes import Turn
 
 R = TypeVar("R")
 
@@ -57,17 +59,31 @@ async def _run(context: ApiContext, operation: str, fn: Callable[..., R], *args:
         "Answers from the indexed documents only. When they do not cover the question the "
         "answer abstains (`abstained: true`) and `suggestions` lists nearby topics."
     ),
-    responses=error_specs(400, 401, 413, 415, 422, 429, 500, 503),
+    responses=error_specs(400, 401, 404, 413, 415, 422, 429, 500, 503),
 )
 async def answer(request: Request[Any, Any, Any], state: State, data: JSONBody[AnswerRequest]) -> AnswerResponse:
     context = context_of(state)
     # `data` is Litestar's lenient parse (it also documents the body); the contract is strict.
     body = await strict_body(request, AnswerRequest)
-    question = checked_question(body.question, context.settings.server.max_question_chars)
+    limit = context.settings.server.max_question_chars
+    question = checked_question(body.question, limit)
+    if body.conversation_id is not None:
+        kept = context.conversations.history(body.conversation_id)
+        if kept is None:
+            raise ApiError(404, "conversation_not_found",
+                           "no such conversation (threads are forgotten 30 minutes after their last turn): "
+                           "start a new one by leaving conversation_id out")
+        conversation_id = body.conversation_id
+    else:
+        kept, conversation_id = (), context.conversations.start()
+    history = turns_of(body.history) if body.history is not None else kept  # a sent history wins
+    for turn in history:
+        checked_question(turn.question, limit)
     service = context.readiness.service()
-    result = await _run(context, "answer", service.answer, question, body.top_k)
+    result = await _run(context, "answer", service.answer, question, body.top_k, history)
+    context.conversations.add(conversation_id, Turn(question, tuple(c.chunk_id for c in result.citations)))
     context.metrics.observe_answer(result.abstained)
-    return answer_response(result)
+    return answer_response(result, conversation_id)
 
 
 @post(

@@ -48,11 +48,55 @@ AnswerTopK = Annotated[
 SearchTopK = Annotated[int, Meta(ge=1, le=50, description="Passages to return.", examples=[10])]
 
 
+class TurnIn(Struct, frozen=True, forbid_unknown_fields=True):
+    """An earlier turn of the thread: its question and the chunk ids its answer cited."""
+
+    question: Question
+    chunk_ids: Annotated[
+        list[Annotated[str, Meta(max_length=200)]],
+        Meta(max_length=20, description="`chunk_id` of each citation of that turn's answer.",
+             examples=[["csp-for-sellers-s11-bf90f8a7da"]]),
+    ] = []
+
+
 class AnswerRequest(Struct, frozen=True, forbid_unknown_fields=True):
-    """A question to answer from the indexed documents."""
+    """A question to answer from the indexed documents, alone or as the next turn of a thread."""
 
     question: Question
     top_k: AnswerTopK | None = None
+    history: (
+        Annotated[
+        list[TurnIn],
+        Meta(
+            max_length=10,
+            description=(
+                "The thread's earlier turns, oldest first (at most 10). A follow-up question "
+                "(\"should I tell the partner?\") is read with the turn it leans on; the response's "
+                "`context_turn` says which. When sent, it is the thread (it replaces the turns kept "
+                "under `conversation_id`)."
+            ),
+            examples=[[{"question": "My customer wants to move from CSP back to EA.",
+                        "chunk_ids": ["csp-for-sellers-s11-630026d04d"]}]],
+        ),
+        ]
+        | None
+    ) = None
+    conversation_id: (
+        Annotated[
+            str,
+            Meta(
+                min_length=1,
+                max_length=64,
+                description=(
+                    "Continue a thread the service keeps: the `conversation_id` of an earlier "
+                    "response. Threads are kept 30 minutes after their last turn, 10 turns each."
+                ),
+                # null: "Try it out" in the docs must not send an id the server never issued (a 404)
+                examples=[None],
+            ),
+        ]
+        | None
+    ) = None
 
 
 class SearchRequest(Struct, frozen=True, forbid_unknown_fields=True):
@@ -94,6 +138,21 @@ class AnswerResponse(Struct, frozen=True):
     ]
     index_version: Annotated[str, Meta(examples=["20250819T173302Z-3f2a"])]
     timing_ms: Annotated[dict[str, float], Meta(examples=[{"retrieve": 12.5, "answer": 30.1, "total": 43.0}])]
+    context_turn: Annotated[
+        int | None,
+        Meta(
+            description=(
+                "0-based index in the thread's history of the earlier turn this question was read "
+                "with (a follow-up); null when it was answered on its own."
+            ),
+            examples=[0],
+        ),
+    ] = None
+    conversation_id: Annotated[
+        str | None,
+        Meta(description="The thread this turn was stored in; send it back to continue the thread.",
+             examples=["Jk3v0q9dQ2m1Zx7wK4s8Pg"]),
+    ] = None
 
 
 class SearchHit(Struct, frozen=True):

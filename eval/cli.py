@@ -1,4 +1,5 @@
-"""``rag eval``: run the gold set, write reports, apply the gate; ``rag eval calibrate``.
+"""``rag eval``: run the gold set, write reports, apply the gate; ``rag eval calibrate``;
+``rag eval threads``: the gold threads of follow-up questions, turn by turn.
 
 Exit codes: 0 done (and the gate passed, with --gate); 1 the gate failed; 2 the
 harness could not run (bad gold file, unreachable service, broken configuration).
@@ -21,9 +22,13 @@ from eval.gold import gold_sha256, load_gold
 from eval.metrics import aggregate
 from eval.report import format_terminal_table, write_reports
 from eval.runner import http_answerer, pipeline_answerer, run
+from eval.thread_metrics import summarise
+from eval.thread_report import format_threads_table, write_thread_reports
+from eval.thread_runner import pipeline_thread_answerer, run_threads
+from eval.threads import load_threads
 from rag.config import Settings
 from rag.datatypes import to_dict
-from rag.errors import RagError
+from rag.errors import ConfigError, RagError
 
 EXIT_GATE = 1
 EXIT_HARNESS = 2
@@ -35,16 +40,18 @@ def run_eval_command(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.action == "calibrate":
             return _calibrate(args, settings)
+        if args.action == "threads":
+            return _threads(args, settings)
         return _evaluate(args, settings)
     except RagError as exc:
         print(f"rag eval: harness error: {exc}", file=sys.stderr)
         return EXIT_HARNESS
 
 
-def _progress(items, desc: str):  # type: ignore[no-untyped-def]
+def _progress(items, desc: str, unit: str = "q"):  # type: ignore[no-untyped-def]
     from tqdm import tqdm
 
-    return tqdm(items, desc=desc, unit="q", file=sys.stderr, disable=None, leave=False)
+    return tqdm(items, desc=desc, unit=unit, file=sys.stderr, disable=None, leave=False)
 
 
 def _evaluate(args: argparse.Namespace, settings: Settings) -> int:
@@ -112,6 +119,32 @@ def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
     print(f"in-scope evidence:     min {min(inside):.3f}  median {sorted(inside)[len(inside) // 2]:.3f}")
     print(f"out-of-scope evidence: max {max(outside):.3f}  median {sorted(outside)[len(outside) // 2]:.3f}")
     print(f"written to {settings.calibration_file}")
+    return 0
+
+
+def _threads(args: argparse.Namespace, settings: Settings) -> int:
+    # Refused rather than ignored: a flag that silently does nothing reads as a passed gate.
+    for flag, given in (("--api", args.api), ("--gate", args.gate), ("--save-baseline", args.save_baseline)):
+        if given:
+            raise ConfigError(f"rag eval threads runs in process and has no gate or baseline yet: drop {flag}")
+    gold_path = Path(args.gold or "eval/gold/threads-test.jsonl")
+    threads = load_threads(gold_path)
+    pipeline = _pipeline(settings)
+    answerer = pipeline_thread_answerer(pipeline)
+    results = run_threads(threads, answerer, lambda it: _progress(it, gold_path.name, "thread"))
+    summary = summarise(results)
+    provenance = {
+        "git_commit": _git_commit(),
+        "index_manifest": to_dict(pipeline.manifest),
+        "gold_file": gold_path.as_posix(),
+        "gold_sha256": gold_sha256(gold_path),
+        "settings": _redacted(settings),
+        "mode": "in-process",
+    }
+    run_dir = Path(args.out) / datetime.now(UTC).strftime("threads-%Y%m%dT%H%M%S%fZ")
+    paths = write_thread_reports(run_dir, results=results, summary=summary, provenance=provenance)
+    print(format_threads_table(summary))
+    print(f"reports: {', '.join(str(p) for p in paths.values())}")
     return 0
 
 

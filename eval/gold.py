@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from rag.errors import RagError
 
@@ -115,12 +116,26 @@ def load_gold(path: Path | str) -> tuple[GoldItem, ...]:
 
     Raises :class:`GoldError` naming the file, the 1-based line number and the problem.
     """
+    return load_jsonl(path, "gold", _parse)
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+T = TypeVar("T", bound=_Identified)
+
+
+def load_jsonl(path: Path | str, kind: str, parse: Callable[[Any, str], T]) -> tuple[T, ...]:
+    """Every record of a JSONL file, each parsed by ``parse(record, "file:line")``, ids unique;
+    blank lines skipped. :class:`GoldError` names the file, the line and the problem."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise GoldError(f"{path}: cannot read gold file ({exc})") from exc
-    items: list[GoldItem] = []
+        raise GoldError(f"{path}: cannot read {kind} file ({exc})") from exc
+    items: list[T] = []
     seen: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -130,15 +145,13 @@ def load_gold(path: Path | str) -> tuple[GoldItem, ...]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise GoldError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-        item = _parse(record, where)
+        item = parse(record, where)
         if item.id in seen:
-            raise GoldError(
-                f"{where}: duplicate id {item.id!r} (first used on line {seen[item.id]})"
-            )
+            raise GoldError(f"{where}: duplicate id {item.id!r} (first used on line {seen[item.id]})")
         seen[item.id] = number
         items.append(item)
     if not items:
-        raise GoldError(f"{path}: no gold records (the file is empty)")
+        raise GoldError(f"{path}: no {kind} records (the file is empty)")
     return tuple(items)
 
 

@@ -437,11 +437,15 @@ def write_reports(
 ) -> dict[str, Path]:
     """Write the three report files into ``run_dir`` (created if needed); returns their paths."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    contents = {
+    return write_files(run_dir, {
         "results.json": results_json(results, summary, provenance),
         "summary.md": render_markdown(results, summary, provenance),
         "report.html": render_html(results, summary, provenance),
-    }
+    })
+
+
+def write_files(run_dir: Path, contents: Mapping[str, str]) -> dict[str, Path]:
+    """``{file name: text}`` written into ``run_dir``; returns ``{file name: path}``."""
     paths = {}
     for name, text in contents.items():
         path = run_dir / name

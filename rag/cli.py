@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from rag.config import Settings
 from rag.corpus import LoadReport, load_corpus_report
-from rag.datatypes import Answer, Chunk, Passage, to_dict
+from rag.datatypes import Answer, Chunk, Passage, Turn, to_dict
 from rag.errors import ConfigError, InvalidQuestionError, RagError
 
 FEEDBACK_DB = "feedback.sqlite3"
@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", "--top-k", type=int, default=None, help="passages to consider (default 5)")
     p.add_argument("--json", action="store_true", help="print the full answer as JSON")
 
+    p = sub.add_parser("chat", help="a conversation: questions from the terminal (or stdin), follow-ups in context")
+    p.add_argument("-k", "--top-k", type=int, default=None, help="passages to consider (default 5)")
+
     p = sub.add_parser("search", help="show the ranked passages for a question")
     p.add_argument("question")
     p.add_argument("-k", "--top-k", type=int, default=5)
@@ -68,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unhelpful", action="store_true", help="only answers marked not helpful")
 
     p = sub.add_parser("eval", help="evaluate answers against the gold questions")
-    p.add_argument("action", nargs="?", choices=("run", "calibrate"), default="run",
-                   help="run (default) or calibrate the abstention threshold on the dev set")
+    p.add_argument("action", nargs="?", choices=("run", "calibrate", "threads"), default="run",
+                   help="run (default), calibrate the abstention threshold on the dev set, or threads: "
+                        "the follow-up question threads (default eval/gold/threads-test.jsonl)")
     p.add_argument("--gold", default=None, help="gold JSONL (default eval/gold/test.jsonl; dev for calibrate)")
     p.add_argument("--api", default=None, help="evaluate a running service at this URL instead")
     p.add_argument("--api-key", default=None, help="key for --api when the service requires one")
@@ -135,6 +139,47 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     answer = _pipeline(settings).answer(args.question, args.top_k)
     print(json.dumps(to_dict(answer), ensure_ascii=False, indent=2) if args.json else render_answer(answer))
     return 0
+
+
+CHAT_HELP = "Ask a question; follow-ups are read with the thread. /new starts a new thread, /quit (or Ctrl-D) ends."
+CHAT_TURNS = 10
+"""Earlier turns sent with each question (the API's bound too)."""
+
+
+def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    """A read-answer loop over stdin. A bad line (blank, too long) is one error line and the
+    loop goes on; the thread keeps the last ``CHAT_TURNS`` turns."""
+    from rag.answering import validate_question
+
+    _check_k(args.top_k, 1, 20)
+    pipeline = _pipeline(settings)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print(CHAT_HELP)
+    history: list[Turn] = []
+    while True:
+        if interactive:
+            print("\nyou> ", end="", flush=True)
+        line = sys.stdin.readline()
+        if not line:
+            return 0
+        text = line.strip()
+        if text in ("/quit", "/exit"):
+            return 0
+        if text == "/new":
+            history.clear()
+            print("(new thread)")
+            continue
+        try:
+            question = validate_question(text, settings.server.max_question_chars)
+        except InvalidQuestionError as exc:
+            print(f"rag: error: {exc}", file=sys.stderr)
+            continue
+        answer = pipeline.answer(question, args.top_k, tuple(history))
+        if answer.context_turn is not None:
+            print(f"(read as a follow-up to: {history[answer.context_turn].question})")
+        print(render_answer(answer))
+        history = [*history, Turn(question, tuple(c.chunk_id for c in answer.citations))][-CHAT_TURNS:]
 
 
 def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
@@ -245,6 +290,7 @@ def render_passage(p: Passage) -> str:
 _COMMANDS = {
     "index": _cmd_index,
     "ask": _cmd_ask,
+    "chat": _cmd_chat,
     "search": _cmd_search,
     "serve": _cmd_serve,
     "eval": _cmd_eval,

@@ -100,6 +100,10 @@ class RetrievalConfig:
     """Bonus of a chunk whose section holds the part the question asks about (the
     partner's role, the seller's mindset)."""
 
+    topic_change_evidence: float = 0.35
+    """An elliptical question is still read on its own (a change of topic) when its own
+    evidence is this far above ``min_evidence`` on a slide the earlier turn did not cite."""
+
     query_cache_size: int = 2048
     """Question vectors kept (by normalised question); 0 disables the cache."""
 

@@ -178,6 +178,17 @@ class Answer:
     suggestions: tuple[str, ...]
     index_version: str
     timing_ms: Mapping[str, float]
+    context_turn: int | None = None
+    """For a question asked in a thread: the 0-based index in its history of the earlier turn
+    it was read with (a follow-up), or None when it was answered on its own."""
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """An earlier turn of a thread: its question and the chunk ids its answer cited."""
+
+    question: str
+    chunk_ids: tuple[str, ...] = ()
 
 
 def to_dict(record: Any) -> Any:

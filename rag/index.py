@@ -162,6 +162,16 @@ class Index:
     path: Path | None = None
 
     @cached_property
+    def _rows_by_id(self) -> Mapping[str, int]:
+        return {c.chunk_id: row for row, c in enumerate(self.chunks)}
+
+    def chunks_by_id(self, chunk_ids: Sequence[str]) -> tuple[Chunk, ...]:
+        """The chunks with these ids, in the order given; unknown ids (another index version's)
+        are left out."""
+        rows = self._rows_by_id
+        return tuple(self.chunks[rows[c]] for c in chunk_ids if c in rows)
+
+    @cached_property
     def part_sections(self) -> Mapping[tuple[str, int | None, int | None], tuple[tuple[int, ...], ...]]:
         """Chunk rows of each slide (or page), by section in document order."""
         sections: dict[SectionKey, list[int]] = {}

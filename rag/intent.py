@@ -34,6 +34,7 @@ _PARTNER_ROLE = re.compile(
     rf"|\b(?:partner|reseller|provider)s?\s+(?:is\s+|are\s+)?"
     rf"(?:responsible|expected|supposed|meant|required|on the hook)\b"
     rf"|\b(?:partner|reseller|provider)s?\b[^.?!]*\b(?:have|has|play|plays)\s+(?:a\s+|any\s+)?(?:role|part)\b"
+    rf"|^\s*(?:and|what about|how about)\s+{_PARTY}\s*\??\s*$"
     rf"|\bwhat\s+(?:is|are)\s+{_PARTY}\s+(?:doing|for|responsible|expected|supposed)\b"
     rf"|\b(?:what|who)\s+(?:handles|does|owns)\b.*\b(?:partner|reseller)(?:'s)?\s+(?:side|end)\b",
     re.IGNORECASE,

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
 
-from rag.answering import compose_answer, validate_question
+from rag.answering import compose_answer, evidence, validate_question
 from rag.batching import LRU, MicroBatcher, normalise_question
 from rag.builder import build_index, build_spec, token_counter
 from rag.config import Settings
 from rag.corpus import check_corpus_folder
-from rag.datatypes import Answer, Chunk, Manifest, Passage, Sentence, SourceInfo
+from rag.datatypes import Answer, Chunk, Manifest, Passage, Sentence, SourceInfo, Turn
 from rag.embedding import Embedder, load_embedder
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from rag.followup import context_of
 from rag.index import Index, load_index, stale_reasons
 from rag.lexical import analyse
-from rag.retrieval import Retriever
+from rag.retrieval import Retrieval, Retriever, place_of
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,7 @@ class Pipeline:
             encode_alone=embedder.encode_alone,
         )
         self.retriever = Retriever(index, embedder, settings.retrieval, self.batcher.encode_one)
-        self._answers: LRU[tuple[str, int | None], Answer] = LRU(settings.answer.cache_size)
+        self._answers: LRU[tuple[object, ...], Answer] = LRU(settings.answer.cache_size)
         self._terms: LRU[str, frozenset[str]] = LRU(16384)
 
     @property
@@ -69,15 +71,17 @@ class Pipeline:
         q = validate_question(question, self.settings.server.max_question_chars)
         return self.retriever.search(q, k)
 
-    def answer(self, question: str, top_k: int | None = None) -> Answer:
+    def answer(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
+        """The answer to ``question``; with ``history`` (the thread's earlier turns, oldest
+        first) an elliptical question is read with the turn it leans on (:mod:`rag.followup`)."""
         started = time.perf_counter()
         q = validate_question(question, self.settings.server.max_question_chars)
-        key = (normalise_question(q), top_k)
+        key = (normalise_question(q), top_k, tuple((normalise_question(t.question), t.chunk_ids) for t in history))
         cached = self._answers.get(key)
         if cached is not None:
             elapsed = (time.perf_counter() - started) * 1000
             return _with_timing(replace(cached, question=q), {"cache_hit": 1.0, "total": elapsed})
-        retrieval = self.retriever.retrieve(q, top_k)
+        retrieval, used = self._retrieve_in_thread(q, top_k, history)
         t_answer = time.perf_counter()
         answer = compose_answer(
             q,
@@ -97,9 +101,26 @@ class Pipeline:
             "answer": (now - t_answer) * 1000,
             "total": (now - started) * 1000,
         }
-        result = _with_timing(answer, timing)
+        result = _with_timing(replace(answer, context_turn=used), timing)
         self._answers.put(key, result)
         return result
+
+    def _retrieve_in_thread(
+        self, question: str, top_k: int | None, history: Sequence[Turn]
+    ) -> tuple[Retrieval, int | None]:
+        """The question's retrieval, and the index of the earlier turn it was read with."""
+        own = self.retriever.retrieve(question, top_k)
+        context = context_of(question, history)
+        if context is None:
+            return own, None
+        cited = frozenset(place_of(c) for c in self.index.chunks_by_id(context.chunk_ids))
+        cfg = self.settings
+        strong = evidence(own.passages, cfg.answer.evidence_lexical_weight) >= (
+            cfg.answer.min_evidence + cfg.retrieval.topic_change_evidence
+        )
+        if strong and own.passages and place_of(own.passages[0].chunk) not in cited:
+            return own, None  # it says where it is: a change of topic
+        return self.retriever.retrieve(question, top_k, context=context.text), context.turn
 
     def sources(self) -> tuple[SourceInfo, ...]:
         return self.index.sources

@@ -32,13 +32,20 @@ import numpy as np
 from rag.acronyms import expand
 from rag.batching import LRU, normalise_question
 from rag.config import RetrievalConfig
-from rag.datatypes import Passage
+from rag.datatypes import Chunk, Passage
 from rag.embedding import Embedder
 from rag.index import Index, sentence_key
 from rag.intent import Intent, Role, read_intent, section_role
 from rag.lexical import analyse
 
 _ROLE_CODES = {role: code for code, role in enumerate(Role)}
+
+Place = tuple[str, int | None, int | None]
+"""(source, slide, page): one slide or page."""
+
+
+def place_of(chunk: Chunk) -> Place:
+    return (chunk.source, chunk.slide, chunk.page)
 
 
 @dataclass(frozen=True)
@@ -73,10 +80,15 @@ class Retriever:
         self._sentence_rows = np.asarray(rows, dtype=np.int64)
         self._offsets = np.cumsum([0] + [len(c.sentences) for c in index.chunks])
 
-    def retrieve(self, question: str, k: int | None = None) -> Retrieval:
+    def retrieve(self, question: str, k: int | None = None, *, context: str = "") -> Retrieval:
+        """Passages for ``question``. A follow-up passes the earlier turn's question as
+        ``context``: retrieved together with this one, while the intent (whose part, yes/no)
+        stays this question's own. (Also giving a bonus to the slides that turn cited was
+        measured on the dev threads and dropped: it carried a first turn's miss forward.)"""
         k = k or self._cfg.top_k
         t0 = time.perf_counter()
-        to_embed = self.index.synonyms.expand(question)
+        asked = f"{context} {question}" if context else question
+        to_embed = self.index.synonyms.expand(asked)
         key = normalise_question(to_embed)
         query = self._query_cache.get(key)
         if query is None:
@@ -84,7 +96,7 @@ class Retriever:
             self._query_cache.put(key, query)
         t1 = time.perf_counter()
         intent = read_intent(question)
-        lexical_question = expand(question, self.index.acronyms)
+        lexical_question = expand(asked, self.index.acronyms)
         passages = self._rank(query, lexical_question, intent, k)
         t2 = time.perf_counter()
         terms = frozenset(analyse(lexical_question, self.index.synonyms))

@@ -1,19 +1,20 @@
 // The sellers' page: ask, read the cited answer, open the slides, send feedback.
-// The question lives in the URL (?q=...), so an answer can be shared as a link.
+//
+// Questions make a conversation: every question and its answer stay on the page, newest
+// at the bottom, and each next question is sent with the earlier turns (`history`), so
+// that "Should I tell the partner?" is read in the scenario of the question before it.
+// The page keeps the conversation itself (it never uses the service's conversation_id),
+// so a link replays it without server state: the address names the latest question
+// (?q=..., a link that asks it, as before), the tab's history entry holds the whole
+// conversation (reload, back and forward restore it), and "Copy link" gives
+// /?q=first&q=second&..., which asks those questions in order as one conversation.
 
 import { ApiError, callApi, setKeyPrompt } from "./client.js";
 import { locateQuote } from "./highlight.js";
-import {
-  answerText,
-  browseList,
-  citationCard,
-  el,
-  feedbackForm,
-  highlightedText,
-  slideDetail,
-} from "./render.js";
+import { answerView, browseList, el, highlightedText, slideDetail } from "./render.js";
 
 const MAX_COMMENT_CHARS = 2000;
+const MAX_HISTORY_TURNS = 10; // the most earlier turns POST /v1/answer takes
 const CITATION_FIELDS = ["n", "chunk_id", "source", "slide", "page", "title", "section", "quote", "score"];
 
 const byId = (id) => document.getElementById(id);
@@ -24,7 +25,16 @@ const ui = {
   statusText: byId("status-text"),
   error: byId("error"),
   examples: byId("examples"),
-  answer: byId("answer"),
+  thread: byId("thread"),
+  askLabel: byId("ask-label"),
+  askHint: byId("ask-hint"),
+  conversation: byId("conversation"),
+  conversationCount: byId("conversation-count"),
+  copyLink: byId("copy-link"),
+  newQuestion: byId("new-question"),
+  shareStatus: byId("share-status"),
+  shareFallback: byId("share-fallback"),
+  shareLink: byId("share-link"),
   browseStatus: byId("browse-status"),
   browseList: byId("browse-list"),
   slideView: byId("slide-view"),
@@ -36,7 +46,13 @@ const ui = {
 };
 
 let sourcesRequest = null;
-let latestAsk = 0;
+let latestAsk = 0; // every change to the conversation takes a new number; a stale answer is dropped
+/** The answered turns on the page, oldest first: {question, result, item}. */
+const turns = [];
+/** The list item of the question being asked (hidden until its answer arrives), or null. */
+let pendingItem = null;
+/** The address's query as the page last set or read it (see the popstate handler). */
+let shownSearch = window.location.search;
 
 /** GET /v1/sources once; a failed request is forgotten so that the next use tries again. */
 function loadSources() {
@@ -71,50 +87,139 @@ function showError(message, error = null) {
 function busy(on, text) {
   ui.spinner.hidden = !on;
   ui.statusText.textContent = text;
-  ui.answer.setAttribute("aria-busy", on ? "true" : "false");
+  const section = pendingItem && pendingItem.querySelector(".answer");
+  if (section) section.setAttribute("aria-busy", on ? "true" : "false");
+}
+
+// ---- the conversation and its address ------------------------------------------------
+
+const questionsOf = (list) => list.map((turn) => turn.question);
+
+/** The `history` of a request: the latest earlier turns, oldest first, with their answers' chunks. */
+function historyOf(earlier) {
+  return earlier.slice(-MAX_HISTORY_TURNS).map((turn) => ({
+    question: turn.question,
+    chunk_ids: turn.result.citations.map((c) => c.chunk_id),
+  }));
+}
+
+function questionsInUrl() {
+  return new URLSearchParams(window.location.search)
+    .getAll("q")
+    .map((q) => q.trim())
+    .filter(Boolean);
+}
+
+/** The conversation kept in a history entry's state, or null for an entry the page did not make. */
+function savedConversation(state) {
+  const saved = state && state.conversation;
+  return Array.isArray(saved) && saved.every((q) => typeof q === "string") ? saved : null;
+}
+
+/** A link that asks these questions in order, as one conversation: /?q=first&q=second... */
+function conversationLink(questions) {
+  const url = new URL("/", window.location.href);
+  for (const question of questions) url.searchParams.append("q", question);
+  return url.href;
+}
+
+/** Put the latest question in the address (a new history entry) and the conversation in its state. */
+function rememberConversation(questions) {
+  const url = new URL(window.location.href);
+  url.searchParams.set("q", questions[questions.length - 1]);
+  url.hash = "";
+  const state = { conversation: questions };
+  if (url.href === window.location.href) window.history.replaceState(state, "", url);
+  else window.history.pushState(state, "", url);
+  shownSearch = window.location.search;
+}
+
+/** The newest turn's section is #answer and its heading #answer-heading; earlier ones go by number. */
+function markNewest() {
+  const items = [...ui.thread.children];
+  items.forEach((item, i) => {
+    const section = item.querySelector(".answer");
+    const heading = section.querySelector(".answer-title");
+    const newest = i === items.length - 1;
+    if (newest) section.id = "answer";
+    else section.removeAttribute("id");
+    if (newest) section.setAttribute("aria-live", "polite");
+    else section.removeAttribute("aria-live"); // earlier turns are history: not announced again
+    if (heading) {
+      heading.id = newest ? "answer-heading" : `turn-${i + 1}-heading`;
+      section.setAttribute("aria-labelledby", heading.id);
+    }
+  });
+}
+
+/** The thread's list, the ask box's wording and the conversation's buttons, for the turns now shown. */
+function showConversation() {
+  const n = turns.length;
+  ui.thread.hidden = n === 0;
+  turns.forEach((turn, i) => turn.item.classList.toggle("is-earlier", i < n - 1));
+  ui.conversation.hidden = n === 0;
+  ui.conversationCount.textContent = `${n} question${n === 1 ? "" : "s"} in this conversation.`;
+  ui.askLabel.textContent = n ? "Ask a follow-up" : "Your question";
+  ui.askHint.textContent = n
+    ? "It is read with the questions above. For another topic, choose New question."
+    : "In your own words. Press Enter to ask.";
+  ui.shareStatus.textContent = ""; // a copied link no longer matches the conversation
+  ui.shareFallback.hidden = true;
+}
+
+function focusTurn(number) {
+  const item = byId(`turn-${number}`);
+  const heading = item && item.querySelector(".answer-title");
+  if (!heading) return;
+  heading.scrollIntoView({ block: "start" });
+  heading.focus({ preventScroll: true });
 }
 
 // ---- asking -----------------------------------------------------------------------
 
-function questionInUrl() {
-  return (new URLSearchParams(window.location.search).get("q") || "").trim();
-}
-
-function putQuestionInUrl(question) {
-  const url = new URL(window.location.href);
-  if (url.searchParams.get("q") === question) return;
-  url.searchParams.set("q", question);
-  url.hash = "";
-  window.history.pushState({ q: question }, "", url);
-}
-
-async function ask(raw, { updateUrl = true } = {}) {
+/** Ask `raw` as the next turn of the conversation; true once its answer is on the page. */
+async function ask(raw, { updateUrl = true, focus = true } = {}) {
   const question = String(raw).trim();
   if (!question) {
     showError("Type a question first.");
     ui.input.focus();
-    return;
+    return false;
   }
   ui.input.value = question;
-  if (updateUrl) putQuestionInUrl(question);
+  if (updateUrl) rememberConversation([...questionsOf(turns), question]);
   const ticket = ++latestAsk; // a newer question wins over a slower older one
+  const history = historyOf(turns);
+  const firstInHistory = turns.length - history.length;
+  if (!pendingItem) {
+    pendingItem = el("li", { className: "turn", id: `turn-${turns.length + 1}`, hidden: true }, [
+      el("section", { className: "answer" }),
+    ]);
+    ui.thread.append(pendingItem);
+    markNewest();
+  }
   showError(null);
   ui.examples.hidden = true;
-  ui.answer.hidden = true;
   busy(true, "Searching the guidance…");
   try {
+    const body = history.length ? { question, history } : { question }; // a first question: as before
     const [result, sources] = await Promise.all([
-      callApi("/v1/answer", { method: "POST", body: { question } }),
+      callApi("/v1/answer", { method: "POST", body }),
       loadSources().catch(() => null), // only for document titles; the cards say when it failed
     ]);
-    if (ticket !== latestAsk) return;
+    if (ticket !== latestAsk) return false;
     busy(false, "");
-    showAnswer(question, result, sources);
+    const at = result.context_turn;
+    const followed = Number.isInteger(at) && at >= 0 && at < history.length ? firstInHistory + at : null;
+    showTurn({ question, result, item: pendingItem }, followed, sources, focus);
+    return true;
   } catch (error) {
-    if (ticket !== latestAsk) return;
+    if (ticket !== latestAsk) return false;
     busy(false, "");
-    ui.answer.replaceChildren();
+    pendingItem.remove();
+    pendingItem = null;
+    markNewest();
     showError(`Could not get an answer: ${messageOf(error)}`, error);
+    return false;
   }
 }
 
@@ -124,57 +229,97 @@ function documentTitles(sources) {
   return titles;
 }
 
-function showAnswer(question, result, sources) {
-  const heading = el("h2", { id: "answer-heading", tabindex: "-1" }, [
-    result.abstained ? "Not covered by the guidance" : "Answer",
-  ]);
-  const parts = [heading, el("p", { className: "asked" }, ["You asked: ", el("q", {}, [question])])];
-  if (result.abstained) {
-    parts.push(el("p", { className: "abstain-text" }, [result.answer || "The guidance does not cover this question."]));
-    if (result.suggestions.length) {
-      parts.push(
-        el("h3", {}, ["Closest topics in the guidance"]),
-        el("p", { className: "hint" }, ["Choose one to ask about it."]),
-        el(
-          "ul",
-          { className: "suggestions" },
-          result.suggestions.map((topic) =>
-            el("li", {}, [
-              el("button", { type: "button", className: "suggestion", on: { click: () => ask(topic) } }, [topic]),
-            ]),
-          ),
-        ),
-      );
-    }
-  } else {
-    const titles = documentTitles(sources);
-    const n = result.citations.length;
-    parts.push(
-      answerText(result.answer, result.citations, openCitation),
-      el("p", { className: "hint answer-meta" }, [
-        `Quoted from ${n} source${n === 1 ? "" : "s"} · confidence ${Math.round(result.confidence * 100)}%`,
-      ]),
-    );
-    if (n) {
-      parts.push(
-        el("h3", {}, ["Sources"]),
-        el(
-          "ol",
-          { className: "citations" },
-          result.citations.map((c) => citationCard(c, titles.get(c.source), fillSlide)),
-        ),
-      );
-    }
-  }
-  parts.push(feedbackForm((verdict) => sendFeedback(question, result, verdict), MAX_COMMENT_CHARS));
-  ui.answer.replaceChildren(...parts);
-  ui.answer.classList.toggle("is-abstained", result.abstained);
-  ui.answer.hidden = false;
-  heading.focus();
+/** Fill the pending item with its answer; `followed` is the index of the turn it was read with, or null. */
+function showTurn(turn, followed, sources, focus) {
+  turns.push(turn);
+  pendingItem = null;
+  const number = turns.length;
+  const view = {
+    number,
+    question: turn.question,
+    result: turn.result,
+    followsUp: followed === null ? null : { number: followed + 1, question: turns[followed].question },
+  };
+  const section = turn.item.querySelector(".answer");
+  section.replaceChildren(
+    ...answerView(
+      view,
+      documentTitles(sources),
+      {
+        marker: (n) => openCitation(`t${number}-cite-${n}`),
+        openSlide: fillSlide,
+        suggestion: (topic) => ask(topic),
+        recall: focusTurn,
+        feedback: (verdict) => sendFeedback(turn.question, turn.result, verdict),
+      },
+      MAX_COMMENT_CHARS,
+    ),
+  );
+  section.classList.toggle("is-abstained", turn.result.abstained);
+  turn.item.hidden = false;
+  markNewest();
+  showConversation();
+  if (focus) byId("answer-heading").focus();
 }
 
-function openCitation(n) {
-  const card = byId(`cite-${n}`);
+/**
+ * Show this conversation: keep the turns it shares with the page, drop the others, ask
+ * the missing questions in order (back and forward, a reload, a conversation link).
+ */
+async function replay(questions) {
+  const shown = questionsOf(turns);
+  let keep = 0;
+  while (keep < shown.length && keep < questions.length && shown[keep] === questions[keep]) keep += 1;
+  if (keep === shown.length && keep === questions.length && !pendingItem) return; // already on the page
+  latestAsk += 1; // an answer still on its way belongs to another conversation
+  busy(false, "");
+  showError(null);
+  if (pendingItem) pendingItem.remove();
+  pendingItem = null;
+  for (const turn of turns.splice(keep)) turn.item.remove();
+  markNewest();
+  showConversation();
+  if (!questions.length) {
+    showStart();
+  } else if (keep === questions.length) {
+    ui.input.value = questions[questions.length - 1];
+    byId("answer-heading").focus();
+  } else {
+    for (let i = keep; i < questions.length; i += 1) {
+      const last = i === questions.length - 1;
+      if (!(await ask(questions[i], { updateUrl: false, focus: last }))) return;
+    }
+  }
+}
+
+/** "New question": the next question starts a conversation of its own (back returns to this one). */
+function startOver() {
+  window.history.pushState({ conversation: [] }, "", new URL("/", window.location.href));
+  shownSearch = window.location.search;
+  replay([]);
+  ui.input.focus();
+}
+
+/** "Copy link": the conversation's link to the clipboard, or shown selected where that is refused. */
+async function copyLink() {
+  const n = turns.length;
+  const link = conversationLink(questionsOf(turns));
+  ui.shareLink.value = link;
+  try {
+    await navigator.clipboard.writeText(link);
+    ui.shareFallback.hidden = true;
+    ui.shareStatus.textContent = `Link copied: it asks ${n === 1 ? "this question" : `these ${n} questions in order`}.`;
+  } catch {
+    // No clipboard (an insecure origin, a refused permission): the link, selected, to copy by hand.
+    ui.shareFallback.hidden = false;
+    ui.shareLink.focus();
+    ui.shareLink.select();
+    ui.shareStatus.textContent = "Copy the selected link (Ctrl+C, or ⌘C on a Mac).";
+  }
+}
+
+function openCitation(cardId) {
+  const card = byId(cardId);
   if (!card) return;
   const details = card.querySelector("details");
   if (details) details.open = true;
@@ -290,12 +435,9 @@ function promptForKey(reason) {
 // ---- start ------------------------------------------------------------------------
 
 function showStart() {
-  latestAsk += 1;
   busy(false, "");
   showError(null);
   ui.input.value = "";
-  ui.answer.hidden = true;
-  ui.answer.replaceChildren();
   ui.examples.hidden = false;
 }
 
@@ -308,14 +450,27 @@ function start() {
   for (const button of ui.examples.querySelectorAll("button.example")) {
     button.addEventListener("click", () => ask(button.textContent));
   }
-  window.addEventListener("popstate", () => {
-    const question = questionInUrl();
-    if (question) ask(question, { updateUrl: false });
-    else showStart();
+  // The box keeps the question just asked; focusing it selects that, so a follow-up replaces it.
+  ui.input.addEventListener("focus", () => {
+    if (turns.length && ui.input.value === turns[turns.length - 1].question) ui.input.select();
+  });
+  ui.newQuestion.addEventListener("click", startOver);
+  ui.copyLink.addEventListener("click", copyLink);
+  window.addEventListener("popstate", (event) => {
+    const saved = savedConversation(event.state);
+    if (!saved && window.location.search === shownSearch) {
+      // An entry made by a fragment link (the skip link): it shows this same conversation.
+      window.history.replaceState({ conversation: questionsOf(turns) }, "");
+      return;
+    }
+    shownSearch = window.location.search;
+    replay(saved || questionsInUrl());
   });
   showBrowseList();
-  const question = questionInUrl();
-  if (question) ask(question, { updateUrl: false });
+  const saved = savedConversation(window.history.state); // a reload keeps the entry's state
+  const questions = saved || questionsInUrl();
+  if (!saved) window.history.replaceState({ conversation: questions }, "");
+  if (questions.length) replay(questions);
   else ui.examples.hidden = false;
 }
 

@@ -28,8 +28,8 @@ export function placeLabel(item) {
   return "";
 }
 
-/** Text with each `[n]` that names a citation turned into a link to its card. */
-export function answerText(text, citations, onMarker) {
+/** Text with each `[n]` that names a citation turned into a link to its card (`#${idPrefix}cite-n`). */
+export function answerText(text, citations, onMarker, idPrefix = "") {
   const byNumber = new Map(citations.map((c) => [c.n, c]));
   const paragraph = el("p", { className: "answer-text" });
   let last = 0;
@@ -43,7 +43,7 @@ export function answerText(text, citations, onMarker) {
         el(
           "a",
           {
-            href: `#cite-${n}`,
+            href: `#${idPrefix}cite-${n}`,
             className: "marker",
             "aria-label": label,
             on: {
@@ -109,11 +109,11 @@ function metaList(pairs) {
 }
 
 /**
- * One citation as a card. `onOpen(body, citation)` fills the slide text the first time
- * the "whole slide" section is opened.
+ * One citation as a card, with the id `${idPrefix}cite-n`. `onOpen(body, citation)` fills
+ * the slide text the first time the "whole slide" section is opened.
  */
-export function citationCard(citation, documentTitle, onOpen) {
-  const id = `cite-${citation.n}`;
+export function citationCard(citation, documentTitle, onOpen, idPrefix = "") {
+  const id = `${idPrefix}cite-${citation.n}`;
   const body = el("div", { className: "slide-body" }, [el("p", { className: "hint" }, ["Loading the slide…"])]);
   const details = el("details", { className: "card-slide", id: `${id}-slide` }, [
     el("summary", {}, [`Show the quote in the whole ${placeLabel(citation).toLowerCase() || "document"}`]),
@@ -148,16 +148,18 @@ export function citationCard(citation, documentTitle, onOpen) {
 }
 
 /** The helpful / not helpful form. `send({helpful, comment})` returns a promise of the stored id. */
-export function feedbackForm(send, maxComment) {
+export function feedbackForm(send, maxComment, idPrefix = "") {
+  const commentId = `${idPrefix}feedback-comment`;
+  const countId = `${idPrefix}feedback-count`;
   const status = el("p", { className: "feedback-status", role: "status", "aria-live": "polite" });
   const comment = el("textarea", {
-    id: "feedback-comment",
+    id: commentId,
     name: "comment",
     rows: "3",
     maxlength: String(maxComment),
-    "aria-describedby": "feedback-count",
+    "aria-describedby": countId,
   });
-  const count = el("p", { className: "hint", id: "feedback-count" }, [`Optional, up to ${maxComment} characters.`]);
+  const count = el("p", { className: "hint", id: countId }, [`Optional, up to ${maxComment} characters.`]);
   comment.addEventListener("input", () => {
     count.textContent = `${comment.value.length} of ${maxComment} characters.`;
   });
@@ -170,7 +172,7 @@ export function feedbackForm(send, maxComment) {
   const fields = el("fieldset", {}, [
     el("legend", {}, ["Was this answer helpful?"]),
     el("div", { className: "choices" }, [choice("yes", "Helpful"), choice("no", "Not helpful")]),
-    el("label", { for: "feedback-comment", className: "comment-label" }, ["What was missing or wrong? (optional)"]),
+    el("label", { for: commentId, className: "comment-label" }, ["What was missing or wrong? (optional)"]),
     comment,
     count,
     submit,
@@ -199,6 +201,92 @@ export function feedbackForm(send, maxComment) {
     }
   });
   return form;
+}
+
+/**
+ * One turn of the conversation: the heading, the question, the note that it was read as a
+ * follow-up, then the answer with its cards (or the abstention with its suggestions) and
+ * the feedback form. Ids are scoped by the turn (`t2-cite-1`), so that every answer on
+ * the page keeps its own cards; the page names the heading.
+ *
+ * `turn`: {number, question, result, followsUp: {number, question} | null};
+ * `titles`: source → document title; `on`: {marker(n), openSlide(body, citation),
+ * suggestion(topic), recall(number), feedback(verdict) → Promise<id>}; `maxComment`: characters.
+ */
+export function answerView(turn, titles, on, maxComment) {
+  const { number, question, result, followsUp } = turn;
+  const idPrefix = `t${number}-`;
+  const parts = [
+    el("h2", { className: "answer-title", tabindex: "-1" }, [
+      result.abstained ? "Not covered by the guidance" : "Answer",
+    ]),
+    el("p", { className: "asked" }, [
+      el("span", { className: "turn-no" }, [`Question ${number}`]),
+      " You asked: ",
+      el("q", {}, [question]),
+    ]),
+  ];
+  if (followsUp) {
+    parts.push(
+      el("p", { className: "follows-up" }, [
+        "Read as a follow-up to: ",
+        el(
+          "a",
+          {
+            href: `#turn-${followsUp.number}`,
+            title: `Question ${followsUp.number}`,
+            on: {
+              click: (event) => {
+                event.preventDefault(); // no fragment in the address: it would become a history entry
+                on.recall(followsUp.number);
+              },
+            },
+          },
+          [`“${followsUp.question}”`],
+        ),
+      ]),
+    );
+  }
+  if (result.abstained) {
+    parts.push(el("p", { className: "abstain-text" }, [result.answer || "The guidance does not cover this question."]));
+    if (result.suggestions.length) {
+      parts.push(
+        el("h3", {}, ["Closest topics in the guidance"]),
+        el("p", { className: "hint" }, ["Choose one to ask about it."]),
+        el(
+          "ul",
+          { className: "suggestions" },
+          result.suggestions.map((topic) =>
+            el("li", {}, [
+              el("button", { type: "button", className: "suggestion", on: { click: () => on.suggestion(topic) } }, [
+                topic,
+              ]),
+            ]),
+          ),
+        ),
+      );
+    }
+  } else {
+    const n = result.citations.length;
+    parts.push(
+      answerText(result.answer, result.citations, on.marker, idPrefix),
+      el("p", { className: "hint answer-meta" }, [
+        `Quoted from ${n} source${n === 1 ? "" : "s"} · confidence ${Math.round(result.confidence * 100)}%`,
+      ]),
+    );
+    if (n) {
+      parts.push(
+        el("h3", {}, ["Sources"]),
+        el(
+          "ol",
+          { className: "citations" },
+          result.citations.map((c) => citationCard(c, titles.get(c.source), on.openSlide, idPrefix)),
+        ),
+      );
+    }
+  }
+  parts.push(feedbackForm(on.feedback, maxComment, idPrefix));
+  return parts;
 }
 
 /** The browse list: each document with its slides (or pages) as buttons. */

@@ -7,7 +7,7 @@ on the same types it will see in production. No mocks: behaviour is plain data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -17,7 +17,7 @@ from litestar.testing import TestClient
 
 from api.app import create_app
 from rag.config import ServerConfig, Settings
-from rag.datatypes import Answer, Chunk, Citation, Manifest, Part, Passage, SourceInfo
+from rag.datatypes import Answer, Chunk, Citation, Manifest, Part, Passage, SourceInfo, Turn
 from rag.errors import InvalidQuestionError
 
 SOURCE = "csp-for-sellers.md"
@@ -82,6 +82,7 @@ class FakePipeline:
         self.manifest = MANIFEST
         self.fail_with: BaseException | None = None
         self.calls: list[tuple[str, str, int | None]] = []
+        self.histories: list[tuple[Turn, ...]] = []
 
     def _check(self, question: str) -> None:
         if self.fail_with is not None:
@@ -104,8 +105,9 @@ class FakePipeline:
             for rank, c in enumerate(self._ranked(question)[:k], start=1)
         )
 
-    def answer(self, question: str, top_k: int | None = None) -> Answer:
+    def answer(self, question: str, top_k: int | None = None, history: Sequence[Turn] = ()) -> Answer:
         self.calls.append(("answer", question, top_k))
+        self.histories.append(tuple(history))
         self._check(question)
         passages = self.search(question, top_k)
         if ABSTAIN_WORD in question.lower():
@@ -142,6 +144,7 @@ class FakePipeline:
             suggestions=(),
             index_version=self.manifest.index_version,
             timing_ms={"retrieve": 1.0, "answer": 0.5, "total": 1.5},
+            context_turn=len(history) - 1 if history else None,  # the fake leans on the latest turn
         )
 
     def sources(self) -> tuple[SourceInfo, ...]:

@@ -62,6 +62,8 @@ def test_request_and_response_schemas_carry_examples(client, schema):
     with_examples = [name for name, prop in props.items() if prop.get("examples")]
     scalar = [n for n, p in props.items() if "$ref" not in p and p.get("type") not in ("array", "object")]
     assert set(scalar) - {"abstained", "text"} <= set(with_examples)
+    if schema == "AnswerRequest":  # "Try it out" must not send an id the server never issued
+        assert props["conversation_id"]["examples"] == [None]
 
 
 def test_request_limits_are_in_the_schema(client):

@@ -37,13 +37,13 @@ class SlowPipeline(FakePipeline):
         self.most_running = 0
         self._lock = threading.Lock()
 
-    def answer(self, question: str, top_k: int | None = None) -> Any:
+    def answer(self, question: str, top_k: int | None = None, history: Any = ()) -> Any:
         with self._lock:
             self.running += 1
             self.most_running = max(self.most_running, self.running)
         try:
             assert self.release.wait(10), "the test never released the pipeline"
-            return super().answer(question, top_k)
+            return super().answer(question, top_k, history)
         finally:
             with self._lock:
                 self.running -= 1

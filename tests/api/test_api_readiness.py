@@ -94,10 +94,10 @@ def test_pipeline_calls_run_off_the_event_loop(pipeline):
     entered, release = threading.Event(), threading.Event()
     real_answer = pipeline.answer
 
-    def blocking_answer(question, top_k=None):
+    def blocking_answer(question, top_k=None, history=()):
         entered.set()
         assert release.wait(10)
-        return real_answer(question, top_k)
+        return real_answer(question, top_k, history)
 
     pipeline.answer = blocking_answer
 
@@ -108,8 +108,11 @@ def test_pipeline_calls_run_off_the_event_loop(pipeline):
         transport = httpx.ASGITransport(app=create_app(SETTINGS, pipeline))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             slow = asyncio.create_task(client.post("/v1/answer", json={"question": "renewal"}))
-            while not entered.is_set():
+            for _ in range(500):  # bounded: a pipeline call that fails never enters
+                if entered.is_set():
+                    break
                 await asyncio.sleep(0.01)
+            assert entered.is_set(), "the answer never reached the pipeline"
             fast = await asyncio.wait_for(client.post("/v1/search", json={"question": "renewal"}), 5)
             assert fast.status_code == 200
             assert (await asyncio.wait_for(client.get("/healthz"), 5)).status_code == 200

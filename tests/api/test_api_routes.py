@@ -19,7 +19,10 @@ def test_answer_maps_the_core_answer_to_the_wire_shape(client, pipeline):
         "suggestions",
         "index_version",
         "timing_ms",
+        "context_turn",
+        "conversation_id",
     }
+    assert body["context_turn"] is None and isinstance(body["conversation_id"], str)
     assert body["abstained"] is False
     assert body["index_version"] == pipeline.manifest.index_version
     assert body["timing_ms"] == {"retrieve": 1.0, "answer": 0.5, "total": 1.5}

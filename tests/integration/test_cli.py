@@ -13,7 +13,9 @@ import pytest
 from tests.conftest import ROOT
 
 
-def _rag(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def _rag(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
     return subprocess.run(
         [sys.executable, "-m", "rag", *args],
@@ -22,6 +24,7 @@ def _rag(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> sub
         capture_output=True,
         text=True,
         timeout=300,
+        input=stdin,
     )
 
 
@@ -43,6 +46,28 @@ def test_ask_json_and_search(cli_env: dict[str, str]) -> None:
     assert data["abstained"] is False and data["citations"][0]["slide"] == 8
     out = _rag("search", "renewal of an EA coming up", "-k", "2", env=cli_env)
     assert out.returncode == 0 and out.stdout.startswith("1. [")
+
+
+def test_chat_keeps_the_thread_and_starts_anew(cli_env: dict[str, str]) -> None:
+    lines = [
+        "My customer wants to move from CSP back to EA.",
+        "Should I tell the partner?",
+        "   ",
+        "/new",
+        "Should I tell the partner?",
+        "/quit",
+        "never read",
+    ]
+    out = _rag("chat", env=cli_env, stdin="\n".join(lines) + "\n")
+    assert out.returncode == 0, out.stderr
+    follow_up = out.stdout.split("Sources (")[1]
+    assert "slide 11" in follow_up  # the first answer's sources...
+    assert "(read as a follow-up to: My customer wants to move from CSP back to EA.)" in follow_up
+    assert "Don’t communicate this to the partner on the customer’s behalf" in follow_up
+    assert out.stderr.strip() == "rag: error: the question is empty: type a question in words"
+    after_new = out.stdout.split("(new thread)")[1]
+    assert "read as a follow-up" not in after_new  # the same words, alone, lean on nothing
+    assert out.stdout.count("(read as a follow-up") == 1
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,8 @@ def test_shipped_list_reads_and_each_phrase_means_one_thing() -> None:
         ("What does the partner do when it can support the new workload?", Role.PARTNER, False),
         ("whats the partners role here", Role.PARTNER, False),
         ("cust is sticking with EA at renewal, does the partner still have a role?", Role.PARTNER, True),
+        ("and the partner?", Role.PARTNER, False),
+        ("what about their reseller", Role.PARTNER, False),
         ("what mindset should I have for an EA renewal", Role.MINDSET, False),
         ("how should I think about a customer leaving CSP?", Role.MINDSET, False),
         ("Can I offer discounts to win?", Role.SELLER, True),
