@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.config import AnswerConfig
-from rag.datatypes import Answer, Chunk, Citation, Passage, SectionKey, Sentence, section_key
+from rag.datatypes import Answer, Chunk, Citation, Passage, SectionKey, Sentence, place_of, section_key
 from rag.errors import InvalidQuestionError
 from rag.intent import Intent, Role
 
@@ -198,8 +198,7 @@ def _candidates(
     ranks = {p.chunk.chunk_id: p for p in passages}
     for score, chunks in sorted(sections.values(), key=lambda sc: -sc[0]):
         behind = top - score
-        other_slide = (chunks[0].source, chunks[0].slide, chunks[0].page) != (
-            top_passage.chunk.source, top_passage.chunk.slide, top_passage.chunk.page)
+        other_slide = place_of(chunks[0]) != place_of(top_passage.chunk)
         if behind > (cfg.other_slide_margin if other_slide else cfg.passage_margin) + 1e-9:
             continue
         # Words the heading already explains ("EA renewal" on the EA-renewal slide) tell

@@ -114,6 +114,14 @@ def section_key(chunk: Chunk) -> SectionKey:
     return (chunk.source, chunk.slide, chunk.page, chunk.section)
 
 
+Place = tuple[str, int | None, int | None]
+"""(source, slide, page): one slide or page of a document."""
+
+
+def place_of(chunk: Chunk) -> Place:
+    return (chunk.source, chunk.slide, chunk.page)
+
+
 @dataclass(frozen=True, slots=True)
 class Manifest:
     """What an index was built from; checked on load against settings and corpus."""

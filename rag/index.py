@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.datatypes import Chunk, Manifest, Part, SectionKey, Sentence, SourceInfo, section_key, to_dict
+from rag.datatypes import Chunk, Manifest, Part, Place, SectionKey, Sentence, SourceInfo, place_of, section_key, to_dict
 from rag.errors import CorpusError, DependencyError, IndexCorruptError, IndexNotFoundError
 from rag.hashing import file_sha256
 from rag.leftovers import TMP_PREFIX, remove_abandoned
@@ -172,14 +172,15 @@ class Index:
         return tuple(self.chunks[rows[c]] for c in chunk_ids if c in rows)
 
     @cached_property
-    def part_sections(self) -> Mapping[tuple[str, int | None, int | None], tuple[tuple[int, ...], ...]]:
+    def part_sections(self) -> Mapping[Place, tuple[tuple[int, ...], ...]]:
         """Chunk rows of each slide (or page), by section in document order."""
         sections: dict[SectionKey, list[int]] = {}
         for row, chunk in enumerate(self.chunks):
             sections.setdefault(section_key(chunk), []).append(row)
-        parts: dict[tuple[str, int | None, int | None], list[tuple[int, ...]]] = {}
-        for key, rows in sorted(sections.items(), key=lambda kv: (kv[0][0], self.chunks[kv[1][0]].start)):
-            parts.setdefault(key[:3], []).append(tuple(sorted(rows, key=lambda r: self.chunks[r].start)))
+        parts: dict[Place, list[tuple[int, ...]]] = {}
+        for rows in sorted(sections.values(), key=lambda r: (self.chunks[r[0]].source, self.chunks[r[0]].start)):
+            parts.setdefault(place_of(self.chunks[rows[0]]), []).append(
+                tuple(sorted(rows, key=lambda r: self.chunks[r].start)))
         return {key: tuple(rows) for key, rows in parts.items()}
 
 
@@ -265,9 +266,9 @@ def assemble_index(
     )
 
 
-def chunk_heading(chunk: Chunk, parts: Mapping[tuple[str, int | None, int | None], Part]) -> str:
+def chunk_heading(chunk: Chunk, parts: Mapping[Place, Part]) -> str:
     """What a chunk's slide is about: its scenario's name when it has one, else its title."""
-    part = parts.get((chunk.source, chunk.slide, chunk.page))
+    part = parts.get(place_of(chunk))
     return (part.scenario if part is not None and part.scenario else None) or chunk.title
 
 
@@ -282,7 +283,7 @@ def heading_rows(chunks: Sequence[Chunk], sources: Sequence[SourceInfo], heading
     return np.asarray([row[chunk_heading(c, parts)] for c in chunks], dtype=np.int64)
 
 
-def _parts(sources: Sequence[SourceInfo]) -> dict[tuple[str, int | None, int | None], Part]:
+def _parts(sources: Sequence[SourceInfo]) -> dict[Place, Part]:
     return {(s.source, p.slide, p.page): p for s in sources for p in s.parts}
 
 

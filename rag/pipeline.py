@@ -14,13 +14,13 @@ from rag.batching import LRU, MicroBatcher, normalise_question
 from rag.builder import build_index, build_spec, token_counter
 from rag.config import Settings
 from rag.corpus import check_corpus_folder
-from rag.datatypes import Answer, Chunk, Manifest, Passage, Sentence, SourceInfo, Turn
+from rag.datatypes import Answer, Chunk, Manifest, Passage, Sentence, SourceInfo, Turn, place_of
 from rag.embedding import Embedder, load_embedder
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.followup import context_of
 from rag.index import Index, load_index, stale_reasons
 from rag.lexical import analyse
-from rag.retrieval import Retrieval, Retriever, place_of
+from rag.retrieval import Retrieval, Retriever
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class Pipeline:
         return self.index.sources
 
     def _part_sections(self, chunk: Chunk) -> tuple[tuple[Chunk, ...], ...]:
-        sections = self.index.part_sections.get((chunk.source, chunk.slide, chunk.page), ())
+        sections = self.index.part_sections.get(place_of(chunk), ())
         return tuple(tuple(self.index.chunks[r] for r in rows) for rows in sections) or ((chunk,),)
 
     def _sentence_terms(self, text: str) -> frozenset[str]:

@@ -32,20 +32,13 @@ import numpy as np
 from rag.acronyms import expand
 from rag.batching import LRU, normalise_question
 from rag.config import RetrievalConfig
-from rag.datatypes import Chunk, Passage
+from rag.datatypes import Passage
 from rag.embedding import Embedder
 from rag.index import Index, sentence_key
 from rag.intent import Intent, Role, read_intent, section_role
 from rag.lexical import analyse
 
 _ROLE_CODES = {role: code for code, role in enumerate(Role)}
-
-Place = tuple[str, int | None, int | None]
-"""(source, slide, page): one slide or page."""
-
-
-def place_of(chunk: Chunk) -> Place:
-    return (chunk.source, chunk.slide, chunk.page)
 
 
 @dataclass(frozen=True)
