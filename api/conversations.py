@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from rag.datatypes import Turn
@@ -78,8 +78,3 @@ class Conversations:
     def _trim(self) -> None:
         while len(self._threads) > self._max:
             self._threads.popitem(last=False)
-
-
-def turns_of(history: Sequence[object]) -> tuple[Turn, ...]:
-    """Wire turns (anything with ``question`` and ``chunk_ids``) as core turns."""
-    return tuple(Turn(str(t.question), tuple(getattr(t, "chunk_ids", ()) or ())) for t in history)  # type: ignore[attr-defined]

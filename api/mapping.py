@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import msgspec
 
@@ -17,9 +17,15 @@ from api.schemas import (
     SearchResponse,
     SourceOut,
     SourcesResponse,
+    TurnIn,
 )
-from rag.datatypes import Answer, Citation, Manifest, Part, Passage, SourceInfo
+from rag.datatypes import Answer, Citation, Manifest, Part, Passage, SourceInfo, Turn
 from rag.feedback import Feedback
+
+
+def turns_of(history: Sequence[TurnIn]) -> tuple[Turn, ...]:
+    """A request's history as the core's turns."""
+    return tuple(Turn(t.question, tuple(t.chunk_ids)) for t in history)
 
 
 def answer_response(answer: Answer, conversation_id: str | None = None) -> AnswerResponse:

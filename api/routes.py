@@ -18,10 +18,9 @@ from litestar.params import JSONBody
 
 from api.bodies import checked_question, json_body, strict_body
 from api.context import ApiContext, context_of
-from api.conversations import turns_of
 from api.errors import ApiError, error_specs
 from api.guards import authenticate, rate_limit
-from api.mapping import answer_response, search_response, sources_response
+from api.mapping import answer_response, search_response, sources_response, turns_of
 from api.schemas import (
     AnswerRequest,
     AnswerResponse,
