@@ -34,8 +34,8 @@ from api.ratelimit import RateLimiter
 from api.readiness import Loader, Readiness, Service, load, load_pipeline
 from api.reindex import Rebuild, Reindexer, rebuild_pipeline, watch_corpus
 from api.routes import v1_router
-from rag.cli import FEEDBACK_DB
 from rag.config import Settings
+from rag.feedback import FEEDBACK_DB
 
 API_VERSION = "1.0.0"
 

@@ -76,8 +76,12 @@ def error_specs(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-class ApiError(Exception):
-    """An error this package raises on purpose, with the status and code the client sees."""
+class ApiError(RagError):
+    """An error this package raises on purpose, with the status and code the client sees.
+
+    In the project's one tree (:mod:`rag.errors`); :func:`classify` takes it as it is,
+    before any other ``RagError``.
+    """
 
     def __init__(
         self,

@@ -11,6 +11,7 @@ from api.schemas import (
     CitationOut,
     FeedbackRequest,
     FeedbackResponse,
+    LocationOut,
     PartOut,
     ReadyResponse,
     SearchHit,
@@ -19,7 +20,7 @@ from api.schemas import (
     SourcesResponse,
     TurnIn,
 )
-from rag.datatypes import Answer, Citation, Manifest, Part, Passage, SourceInfo, Turn
+from rag.datatypes import Answer, Citation, Location, Manifest, Part, Passage, SourceInfo, Turn
 from rag.feedback import Feedback
 
 
@@ -42,18 +43,13 @@ def answer_response(answer: Answer, conversation_id: str | None = None) -> Answe
     )
 
 
+def location_fields(loc: Location) -> LocationOut:
+    """A location as the wire's flat fields: the one mapping for citations and search hits."""
+    return LocationOut(source=loc.source, slide=loc.slide, page=loc.page, title=loc.title, section=loc.section)
+
+
 def _citation(c: Citation) -> CitationOut:
-    return CitationOut(
-        n=c.n,
-        chunk_id=c.chunk_id,
-        source=c.source,
-        slide=c.slide,
-        page=c.page,
-        title=c.title,
-        section=c.section,
-        quote=c.quote,
-        score=float(c.score),
-    )
+    return CitationOut(n=c.n, chunk_id=c.chunk_id, **location_fields(c.location), quote=c.quote, score=float(c.score))
 
 
 def search_response(passages: Iterable[Passage], index_version: str) -> SearchResponse:
@@ -63,15 +59,7 @@ def search_response(passages: Iterable[Passage], index_version: str) -> SearchRe
 def _hit(p: Passage) -> SearchHit:
     chunk = p.chunk
     return SearchHit(
-        rank=p.rank,
-        score=float(p.score),
-        chunk_id=chunk.chunk_id,
-        source=chunk.source,
-        slide=chunk.slide,
-        page=chunk.page,
-        title=chunk.title,
-        section=chunk.section,
-        text=chunk.text,
+        rank=p.rank, score=float(p.score), chunk_id=chunk.chunk_id, **location_fields(chunk.location), text=chunk.text
     )
 
 

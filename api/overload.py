@@ -33,6 +33,7 @@ import anyio.to_thread
 from api.errors import ApiError
 from api.metrics import Metrics
 from rag.config import ServerConfig
+from rag.errors import RagError
 
 log = logging.getLogger("rag.api")
 
@@ -107,8 +108,11 @@ class WorkGate:
         self._metrics.work_in_flight.dec()
 
 
-class _Abandoned(Exception):
-    """The caller left before the thread started: the call is not made at all."""
+class _Abandoned(RagError):
+    """The caller left before the thread started: the call is not made at all.
+
+    Raised in the worker thread to nobody: the caller that could see it is gone.
+    """
 
 
 class _Place:

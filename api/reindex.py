@@ -31,7 +31,8 @@ Rebuild = Callable[[Settings, Service | None, bool], Service]
 
 
 def rebuild_pipeline(settings: Settings, current: Service | None, force: bool) -> Service:
-    """Production rebuild: reuse the loaded model, rebuild what changed (or all, if forced)."""
+    """Production rebuild: with the loaded model, the index :func:`rag.builder.ensure_index`
+    gives (rebuilt if the corpus or settings changed, or if forced) in a new pipeline."""
     from rag.pipeline import Pipeline
 
     embedder = getattr(current, "embedder", None)

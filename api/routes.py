@@ -75,9 +75,12 @@ async def answer(request: Request[Any, Any, Any], state: State, data: JSONBody[A
         conversation_id = body.conversation_id
     else:
         kept, conversation_id = (), context.conversations.start()
-    history = turns_of(body.history) if body.history is not None else kept  # a sent history wins
-    for turn in history:
-        checked_question(turn.question, limit)
+    if body.history is not None:  # a sent history wins; kept turns were checked when they were asked
+        for turn in body.history:
+            checked_question(turn.question, limit)
+        history = turns_of(body.history)
+    else:
+        history = kept
     service = context.readiness.service()
     result = await _run(context, "answer", service.answer, question, body.top_k, history)
     context.conversations.add(conversation_id, Turn(question, tuple(c.chunk_id for c in result.citations)))

@@ -8,7 +8,7 @@ silently ignored option. Field examples feed the OpenAPI document.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypedDict
 
 from msgspec import Meta, Struct
 
@@ -106,15 +106,30 @@ class SearchRequest(Struct, frozen=True, forbid_unknown_fields=True):
     top_k: SearchTopK = 10
 
 
+class LocationOut(TypedDict):
+    """The wire form of a :class:`rag.datatypes.Location`: where a passage is in the corpus.
+
+    Its fields are those of :class:`CitationOut` and :class:`SearchHit`, flat among their
+    own (the ``/v1`` contract has no nested location); :func:`api.mapping.location_fields`
+    fills them for both.
+    """
+
+    source: str
+    slide: int | None
+    page: int | None
+    title: str
+    section: str | None
+
+
 class CitationOut(Struct, frozen=True):
     """Where part of the answer came from; ``n`` matches the ``[n]`` marker in the answer."""
 
     n: Annotated[int, Meta(examples=[1])]
-    chunk_id: Annotated[str, Meta(examples=["csp-for-sellers.md#s8-c1"])]
+    chunk_id: Annotated[str, Meta(examples=["csp-for-sellers-s8-28719251ff"])]
     source: Annotated[str, Meta(description="Document path inside the corpus.", examples=["csp-for-sellers.md"])]
     slide: Annotated[int | None, Meta(examples=[8])]
     page: Annotated[int | None, Meta(examples=[None])]
-    title: Annotated[str, Meta(examples=["Scenario 5"])]
+    title: Annotated[str, Meta(examples=["Scenario 5: Customer has an upcoming EA renewal"])]
     section: Annotated[str | None, Meta(examples=["What should the seller do?"])]
     quote: Annotated[str, Meta(examples=["If the customer wants to purchase via the Enterprise Agreement, ..."])]
     score: Annotated[float, Meta(examples=[0.71])]
@@ -136,7 +151,7 @@ class AnswerResponse(Struct, frozen=True):
     suggestions: Annotated[
         list[str], Meta(description="Nearby topics, offered when abstaining.", examples=[["Scenario 5"]])
     ]
-    index_version: Annotated[str, Meta(examples=["20250819T173302Z-3f2a"])]
+    index_version: Annotated[str, Meta(examples=["733781a321fa"])]
     timing_ms: Annotated[dict[str, float], Meta(examples=[{"retrieve": 12.5, "answer": 30.1, "total": 43.0}])]
     context_turn: Annotated[
         int | None,
@@ -160,20 +175,20 @@ class SearchHit(Struct, frozen=True):
 
     rank: Annotated[int, Meta(ge=1, examples=[1])]
     score: Annotated[float, Meta(examples=[0.032])]
-    chunk_id: Annotated[str, Meta(examples=["csp-for-sellers.md#s8-c1"])]
+    chunk_id: Annotated[str, Meta(examples=["csp-for-sellers-s8-28719251ff"])]
     source: Annotated[str, Meta(examples=["csp-for-sellers.md"])]
     slide: Annotated[int | None, Meta(examples=[8])]
     page: Annotated[int | None, Meta(examples=[None])]
-    title: Annotated[str, Meta(examples=["Scenario 5"])]
+    title: Annotated[str, Meta(examples=["Scenario 5: Customer has an upcoming EA renewal"])]
     section: Annotated[str | None, Meta(examples=["What should the seller do?"])]
-    text: Annotated[str, Meta(examples=["Customer has an upcoming EA renewal What should the seller do? ..."])]
+    text: Annotated[str, Meta(examples=["Define customer needs, then apply guidance to identify ..."])]
 
 
 class SearchResponse(Struct, frozen=True):
     """Passages ranked best first."""
 
     results: list[SearchHit]
-    index_version: Annotated[str, Meta(examples=["20250819T173302Z-3f2a"])]
+    index_version: Annotated[str, Meta(examples=["733781a321fa"])]
 
 
 class PartOut(Struct, frozen=True):
@@ -181,7 +196,7 @@ class PartOut(Struct, frozen=True):
 
     slide: Annotated[int | None, Meta(examples=[8])]
     page: Annotated[int | None, Meta(examples=[None])]
-    title: Annotated[str, Meta(examples=["Scenario 5"])]
+    title: Annotated[str, Meta(examples=["Scenario 5: Customer has an upcoming EA renewal"])]
     scenario: Annotated[str | None, Meta(examples=["Customer has an upcoming EA renewal"])]
     text: str
 
@@ -198,7 +213,7 @@ class SourcesResponse(Struct, frozen=True):
     """Every indexed document."""
 
     sources: list[SourceOut]
-    index_version: Annotated[str, Meta(examples=["20250819T173302Z-3f2a"])]
+    index_version: Annotated[str, Meta(examples=["733781a321fa"])]
 
 
 Text = Annotated[str, Meta(max_length=4000)]
@@ -229,7 +244,7 @@ class FeedbackRequest(Struct, frozen=True, forbid_unknown_fields=True):
     answer: Annotated[str, Meta(max_length=20_000, description="The answer text as shown, [n] markers included.")]
     abstained: bool
     citations: Annotated[list[FeedbackCitation], Meta(max_length=50)]
-    index_version: Annotated[str, Meta(min_length=1, max_length=200, examples=["20250819T173302Z-3f2a"])]
+    index_version: Annotated[str, Meta(min_length=1, max_length=200, examples=["733781a321fa"])]
     helpful: Annotated[bool, Meta(description="true: helpful; false: not helpful.")]
     comment: Comment | None = None
 
@@ -251,7 +266,7 @@ class ReadyResponse(Struct, frozen=True):
     """The index and model are loaded; a summary of the index manifest."""
 
     status: Annotated[str, Meta(examples=["ready"])]
-    index_version: Annotated[str, Meta(examples=["20250819T173302Z-3f2a"])]
+    index_version: Annotated[str, Meta(examples=["733781a321fa"])]
     model: Annotated[str, Meta(examples=["all-MiniLM-L6-v2"])]
     n_chunks: Annotated[int, Meta(examples=[42])]
     n_documents: Annotated[int, Meta(examples=[1])]
@@ -275,11 +290,11 @@ class ReindexStatusResponse(Struct, frozen=True):
     started_at: Annotated[str | None, Meta(examples=["2025-08-19T17:40:00+00:00"])]
     finished_at: Annotated[str | None, Meta(examples=[None])]
     seconds: Annotated[float | None, Meta(description="How long the last reindex took.", examples=[None])]
-    index_version_before: Annotated[str | None, Meta(examples=["20250819T173302Z-3f2a"])]
+    index_version_before: Annotated[str | None, Meta(examples=["733781a321fa"])]
     index_version_after: Annotated[str | None, Meta(examples=[None])]
     error: Annotated[str | None, Meta(description="Why the last reindex failed.", examples=[None])]
     swaps: Annotated[int, Meta(ge=0, description="Indexes swapped in since start-up.", examples=[0])]
-    serving_index_version: Annotated[str | None, Meta(examples=["20250819T173302Z-3f2a"])]
+    serving_index_version: Annotated[str | None, Meta(examples=["733781a321fa"])]
 
 
 class ErrorBody(Struct, frozen=True):

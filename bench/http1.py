@@ -17,11 +17,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench.load import is_loopback_url
+from rag.errors import RagError
 
 MAX_HEADER_BYTES = 64 * 1024
 
 
-class HttpError(Exception):
+class HttpError(RagError):
     """A transport or framing failure (the connection is closed and reopened on the next call)."""
 
 

@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from eval.stats import percentile
+
 QUESTIONS = (
     "A partner is pitching a new CSP deal to an EA customer. What should I do?",
     "How do I upsell into a customer who bought through CSP?",
@@ -51,14 +53,6 @@ def is_loopback_url(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of already sorted values."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, round(q / 100 * len(sorted_values) + 0.5))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
 async def client_loop(

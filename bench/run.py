@@ -42,7 +42,7 @@ from bench.questions import (
     unique_questions,
 )
 from bench.report import answer_encode_ratio, dig, jsonable, render, targets
-from bench.server import ROOT, Server, child_env
+from bench.server import ROOT, ServeProcess, child_env
 from bench.stats import median
 
 BUILD_TIMEOUT_S = 900.0
@@ -92,7 +92,7 @@ def build_index(env: dict[str, str], index_dir: Path) -> dict[str, Any]:
             "index_version": m.index_version, "tokenizer": m.tokenizer, "stdout": done.stdout.strip()[-1000:]}
 
 
-async def http_runs(server: Server, plan: Plan, results: dict[str, Any]) -> None:
+async def http_runs(server: ServeProcess, plan: Plan, results: dict[str, Any]) -> None:
     """Section 4 (and the memory readings of section 5) against a ready server."""
     case_numbers = itertools.count(1)  # one counter per server: a unique question is never asked twice
     # (starting at 1 with UNIQUE_WARMUP warm-up questions: see first_level_questions)
@@ -128,7 +128,7 @@ def serve_and_load(env: dict[str, str], log_path: Path, plan: Plan, results: dic
     cold: list[float] = []
     results["cold_start"] = {"runs_s": cold, "median_s": None, "poll_ms": 20}
     for attempt in range(plan.cold_starts):
-        server = Server(env, log_path)
+        server = ServeProcess(env, log_path)
         try:
             cold.append(round(server.start_and_wait(), 3))
             results["cold_start"]["median_s"] = median(cold)

@@ -1,30 +1,26 @@
 """Pure measurement helpers: latency summaries and readings of ``/proc/<pid>``.
 
-Percentiles are nearest-rank: the smallest value with at least q% of the values at or
-below it, so the figure is a latency some request really had. (``bench/load.py`` has
-its own ``percentile``, which rounds the rank half a place up: its p95 of 1..100 is 96
-and its p99 is the maximum; the figures here do not use it.)
+Percentiles are :func:`eval.stats.percentile` (nearest rank: the smallest value with at
+least q% of the values at or below it), so a figure is a latency some request really had,
+and the bench, the stand-alone load client and ``rag eval`` compute them the same way.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import statistics
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["cpu_seconds", "parse_stat_cpu_ticks", "parse_vmrss_kib", "percentile", "rss_mib", "summarise"]
+from eval.stats import percentile
+
+__all__ = ["cpu_seconds", "parse_stat_cpu_ticks", "parse_vmrss_kib", "rss_mib", "summarise"]
 
 
-def percentile(sorted_values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile (``q`` in 0..100) of already sorted values; NaN when empty."""
-    if not sorted_values:
-        return float("nan")
-    if not 0 <= q <= 100:
-        raise ValueError(f"percentile {q} is outside 0..100")
-    rank = max(1, math.ceil(q / 100 * len(sorted_values)))
-    return float(sorted_values[rank - 1])
+def _percentile(values: Sequence[float], q: float) -> float:
+    """:func:`percentile`, with the NaN of the bench's figures instead of None when empty."""
+    value = percentile(values, q)
+    return float("nan") if value is None else value
 
 
 def summarise(values_ms: Iterable[float]) -> dict[str, float | int]:
@@ -39,9 +35,9 @@ def summarise(values_ms: Iterable[float]) -> dict[str, float | int]:
         return {"n": 0, "p50": nan, "p95": nan, "p99": nan, "mean": nan, "min": nan, "max": nan}
     return {
         "n": len(values),
-        "p50": percentile(values, 50),
-        "p95": percentile(values, 95),
-        "p99": percentile(values, 99),
+        "p50": _percentile(values, 50),
+        "p95": _percentile(values, 95),
+        "p99": _percentile(values, 99),
         "mean": statistics.fmean(values),
         "min": values[0],
         "max": values[-1],

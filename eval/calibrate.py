@@ -18,6 +18,8 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from eval.gold import GoldError
+
 
 @dataclass(frozen=True)
 class Calibration:
@@ -34,8 +36,13 @@ MAX_FALSE_ABSTENTION = 0.02
 def fit_threshold(
     in_scope: Sequence[float], out_of_scope: Sequence[float], max_false_abstention: float = 1.0
 ) -> Calibration:
+    """The threshold for these evidence scores (see the module docstring).
+
+    Raises:
+        GoldError: the gold set gave no in-scope or no out-of-scope question (also a ``ValueError``).
+    """
     if not in_scope or not out_of_scope:
-        raise ValueError("calibration needs both in-scope and out-of-scope questions")
+        raise GoldError("calibration needs both in-scope and out-of-scope questions")
     points = sorted(set(in_scope) | set(out_of_scope))
     cuts = [points[0] - 1e-6] + [(a + b) / 2 for a, b in pairwise(points)] + [points[-1] + 1e-6]
     # the lowest cut always qualifies: it refuses nothing

@@ -20,8 +20,10 @@ from eval import gate
 from eval.calibrate import MAX_FALSE_ABSTENTION, fit_threshold, write_calibration
 from eval.gold import gold_sha256, load_gold
 from eval.metrics import aggregate
-from eval.report import format_terminal_table, write_reports
+from eval.report import write_reports
 from eval.runner import http_answerer, pipeline_answerer, run
+from eval.stats import percentile
+from eval.text_report import format_terminal_table
 from eval.thread_metrics import summarise
 from eval.thread_report import format_threads_table, write_thread_reports
 from eval.thread_runner import pipeline_thread_answerer, run_threads
@@ -116,8 +118,8 @@ def _calibrate(args: argparse.Namespace, settings: Settings) -> int:
     }
     write_calibration(settings.calibration_file, cal, provenance)
     print(f"min_evidence = {cal.threshold} (balanced accuracy {cal.balanced_accuracy} on {len(items)} dev questions)")
-    print(f"in-scope evidence:     min {min(inside):.3f}  median {sorted(inside)[len(inside) // 2]:.3f}")
-    print(f"out-of-scope evidence: max {max(outside):.3f}  median {sorted(outside)[len(outside) // 2]:.3f}")
+    print(f"in-scope evidence:     min {min(inside):.3f}  median {percentile(inside, 50):.3f}")
+    print(f"out-of-scope evidence: max {max(outside):.3f}  median {percentile(outside, 50):.3f}")
     print(f"written to {settings.calibration_file}")
     return 0
 

@@ -34,11 +34,11 @@ from eval.metrics import (
     Observation,
     QuestionResult,
     SlideKey,
-    dedupe,
     default_slide_key,
-    mean,
     score_question,
 )
+from eval.retrieval_metrics import dedupe
+from eval.stats import mean
 from eval.threads import FOLLOW_UP, KINDS, TOPIC_CHANGE, GoldThread, ThreadTurn
 
 H = TypeVar("H", bound=Hashable)

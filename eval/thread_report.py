@@ -7,7 +7,11 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from eval.report import _compact, _fmt, _md, _md_table, write_files
+from eval.report import write_files
+from eval.tables import compact as _compact
+from eval.tables import fmt as _fmt
+from eval.text_report import md as _md
+from eval.text_report import md_table as _md_table
 from eval.thread_metrics import ThreadSummary, TurnResult
 
 COLUMNS = (

@@ -28,10 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eval.answer_metrics import contains_phrase
+
 # The field checks are gold.py's own, so a thread turn and a gold question that say the
 # same wrong thing get the same message.
 from eval.gold import DEFAULT_SOURCE, GoldError, GoldItem, _facts, _phrases, _slides, _text, load_jsonl, normalise
-from eval.metrics import contains_phrase
 
 FIRST = "first"
 FOLLOW_UP = "follow-up"
@@ -180,7 +181,7 @@ def fact_problems(threads: Sequence[GoldThread], slide_text: Mapping[int, str]) 
     """Every fact phrase that is not a short verbatim excerpt of one of its turn's slides.
 
     ``slide_text`` maps slide numbers to their text (title and body); phrases are looked up
-    with :func:`~eval.metrics.contains_phrase`, as answers are scored. A phrase must also have
+    with :func:`~eval.answer_metrics.contains_phrase`, as answers are scored. A phrase must also have
     :data:`FACT_WORDS` words. Returns one message per problem, empty when all is well.
     """
     low, high = FACT_WORDS

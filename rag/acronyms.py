@@ -8,12 +8,12 @@ either spelling (the dense side embeds the question as asked: see ``rag.retrieva
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from rag.errors import CorpusError
+from rag.word_lists import read_list
 
 GLOSSARY_FILE = "glossary.json"
 
@@ -38,13 +38,10 @@ def mine(texts: Iterable[str]) -> dict[str, str]:
 
 def load_glossary(corpus_dir: Path) -> dict[str, str]:
     """The maintainers' glossary, ``{"EA": "Enterprise Agreement", ...}`` (empty if absent)."""
-    path = corpus_dir / GLOSSARY_FILE
-    if not path.is_file():
+    found = read_list(corpus_dir, GLOSSARY_FILE)
+    if found is None:
         return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CorpusError(f"{path} is not valid JSON ({exc})") from exc
+    path, data = found
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in data.items()
     ):

@@ -7,7 +7,9 @@ answer from the right section beats a long one padded from the scenarios next to
 1. Evidence: the best cosine similarity between the question and a sentence of a
    retrieved chunk, plus a little for its BM25 score (:func:`evidence`). Below
    ``min_evidence`` the guidance does not cover the question: the
-   answer says so, cites nothing and offers the closest slide titles.
+   answer says so, cites nothing and offers the closest slide titles. So does a question
+   that wants what no retrieved passage holds: a figure or a date where none is quoted,
+   or a piece of writing (:func:`rag.intent.can_give`).
 2. Only sections whose best passage scored within ``passage_margin`` of the best
    passage may give sentences, so a neighbouring scenario's sentence is quoted only
    when retrieval found its slide about as relevant as the best one.
@@ -19,7 +21,9 @@ answer from the right section beats a long one padded from the scenarios next to
 4. Sentences within ``sentence_margin`` of the best sentence are kept, best first,
    skipping repeats (``duplicate_threshold`` of shared terms), up to ``max_sentences`` and ``max_words``: at most
    ``main_section_sentences`` from the best section and
-   ``other_section_sentences`` from each other one.
+   ``other_section_sentences`` from each other one. A sentence that carries on from a
+   chosen one ("Once confirmed, treat it as a net new opportunity.") comes with it, words
+   allowing.
 5. A yes/no question ("can I offer discounts to win?") gets the guidance's verdict
    first: the best sentence among the candidates that rules one way or the other
    ("do not offer concessions…", "should never be initiated…"), when it scores
@@ -41,7 +45,7 @@ import numpy as np
 from rag.config import AnswerConfig
 from rag.datatypes import Answer, Chunk, Citation, Passage, SectionKey, Sentence, place_of, section_key
 from rag.errors import InvalidQuestionError
-from rag.intent import Intent, Role
+from rag.intent import Intent, Role, can_give
 
 NOT_COVERED = (
     "The guidance does not cover this question, so no answer is given rather than a guess."
@@ -127,7 +131,7 @@ def compose_answer(
     best = evidence(passages, cfg.evidence_lexical_weight)
     conf = confidence(best, cfg.min_evidence)
     timing = dict(timing_ms or {})
-    if not passages or best < cfg.min_evidence:
+    if not passages or best < cfg.min_evidence or not any(can_give(intent.wants, p.chunk.text) for p in passages):
         return Answer(
             question=question,
             text=NOT_COVERED,
@@ -256,7 +260,38 @@ def _select(candidates: list[_Candidate], cfg: AnswerConfig, intent: Intent) -> 
         chosen.append(c)
         per_section[key] = per_section.get(key, 0) + 1
         words += n
-    return chosen
+    return _with_continuations(chosen, candidates, words, cfg.max_words)
+
+
+_CONTINUES = re.compile(
+    r"^\s*(?:once\s+(?:confirmed|that|this|done)|in\s+that\s+case|if\s+so|if\s+not|otherwise|then)\b",
+    re.IGNORECASE,
+)
+"""A sentence that carries on from the one before it ("Once confirmed, treat it as a net new
+opportunity.", "In that case, develop the deal and proposal.")."""
+
+
+def _with_continuations(
+    chosen: list[_Candidate], candidates: list[_Candidate], words: int, max_words: int
+) -> list[_Candidate]:
+    """The chosen sentences, each with the one that carries it on or that it carries on from,
+    words allowing: half of "confirm with the partner… Once confirmed, treat it as a net new
+    opportunity" is not the guidance. (Candidates of a section are in document order.)"""
+    out = list(chosen)
+    for c in chosen:
+        i = candidates.index(c)
+        pairs = []
+        if i + 1 < len(candidates) and _CONTINUES.search(candidates[i + 1].sentence.text):
+            pairs.append(candidates[i + 1])
+        if i > 0 and _CONTINUES.search(c.sentence.text):
+            pairs.append(candidates[i - 1])
+        for other in pairs:
+            n = len(other.sentence.text.split())
+            same_place = section_key(other.passage.chunk) == section_key(c.passage.chunk)
+            if same_place and other not in out and words + n <= max_words:
+                out.insert(out.index(c) + 1, other)
+                words += n
+    return out
 
 
 def _overlap(a: frozenset[str], b: frozenset[str]) -> float:

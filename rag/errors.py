@@ -11,9 +11,17 @@
     │   ├── IndexNotFoundError    no built index where one was expected
     │   ├── IndexMismatchError    the index was built from other settings/corpus (stale)
     │   └── IndexCorruptError     an index file is missing, truncated or unreadable
-    └── InvalidQuestionError      the question is empty, blank, too long or not text
+    ├── InvalidQuestionError      the question is empty, blank, too long or not text
+    ├── FeedbackError             rag.feedback: the feedback store cannot be opened, written or read
+    ├── ApiError                  api.errors: an HTTP error answered on purpose (status, code, message)
+    ├── _Abandoned                api.overload, private: a worker thread's call whose caller left
+    ├── GoldError                 eval.gold: a gold file or record is invalid (also a ValueError)
+    ├── HarnessError              eval.runner: the evaluation could not run (service unreachable)
+    └── HttpError                 bench.http1: the benchmark client's transport or framing failure
 
-"Nothing relevant found" is not an error: it is an :class:`~rag.datatypes.Answer`
+The classes after ``InvalidQuestionError`` are defined where they are raised, outside this
+module (``rag/`` never imports ``api/`` or ``eval/``), and derive from :class:`RagError`
+here. "Nothing relevant found" is not an error: it is an :class:`~rag.datatypes.Answer`
 that abstains. Messages say what happened, the offending value and the fix.
 """
 

@@ -20,6 +20,9 @@ from typing import Any, TextIO
 
 from rag.errors import RagError
 
+FEEDBACK_DB = "feedback.sqlite3"
+"""File name of the feedback database inside RAG_DATA_DIR (written by the API, read by ``rag feedback``)."""
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -7,11 +7,13 @@ On disk (``index/``)::
         manifest.json        what it was built from + sha256 of every artifact below
         chunks.jsonl         the chunks, in FAISS row order
         dense.faiss          chunk vectors (exact inner product, or IVF for big corpora)
-        sentences.npy        one vector per distinct sentence, for answer assembly
+        sentences.npy        one vector per distinct sentence, for answer assembly (blended with
+                             the questions it answers, where corpus/questions.json lists some)
         sentences.json       (source, start, end) of each row of sentences.npy
         sources.json         documents with their slides/pages, for browsing
         acronyms.json        acronyms mined from the corpus plus the glossary
         synonyms.json        the domain's synonym groups (corpus/synonyms.json) the lexical side uses
+        questions.json       the questions per sentence (corpus/questions.json) blended into sentences.npy
         headings.npy         one vector per distinct heading (a scenario's name, else the slide title)
         headings.json        the heading texts, and each chunk's row in headings.npy
         bm25/                the lexical index
@@ -19,7 +21,8 @@ On disk (``index/``)::
 A build is written to a temporary folder (``builds/.tmp-<pid>-<random>``), renamed
 into ``builds/`` and only then named in ``CURRENT``; a crash at any point leaves the
 previous build in use. The next successful build removes temporary folders whose
-builder is no longer running (or that are over an hour old).
+builder is no longer running (or that are over an hour old). Whether the index is
+current, and building it when it is not, is :func:`rag.builder.ensure_index`'s.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -39,11 +42,25 @@ from typing import Any
 
 import numpy as np
 
-from rag.datatypes import Chunk, Manifest, Part, Place, SectionKey, Sentence, SourceInfo, place_of, section_key, to_dict
+from rag.datatypes import (
+    Chunk,
+    Manifest,
+    Part,
+    Place,
+    SectionKey,
+    Sentence,
+    SourceInfo,
+    chunk_from_dict,
+    place_of,
+    section_key,
+    to_dict,
+)
 from rag.errors import CorpusError, DependencyError, IndexCorruptError, IndexNotFoundError
 from rag.hashing import file_sha256
 from rag.leftovers import TMP_PREFIX, remove_abandoned
 from rag.lexical import LexicalIndex
+from rag.sentence_questions import SentenceQuestions
+from rag.sentence_questions import parse as parse_questions
 from rag.synonyms import Synonyms, parse
 
 FORMAT_VERSION = 2
@@ -159,6 +176,8 @@ class Index:
     heading_rows: np.ndarray
     """For each chunk row, its heading's row in :attr:`heading_vectors`."""
     headings: tuple[str, ...] = ()
+    questions: SentenceQuestions = field(default_factory=SentenceQuestions)
+    """The questions per sentence blended into :attr:`sentence_vectors` (:mod:`rag.sentence_questions`)."""
     path: Path | None = None
 
     @cached_property
@@ -178,12 +197,13 @@ class Index:
         for row, chunk in enumerate(self.chunks):
             sections.setdefault(section_key(chunk), []).append(row)
         parts: dict[Place, list[tuple[int, ...]]] = {}
-        for rows in sorted(sections.values(), key=lambda r: (self.chunks[r[0]].source, self.chunks[r[0]].start)):
+        in_document_order = sorted(
+            sections.values(), key=lambda r: (self.chunks[r[0]].location.source, self.chunks[r[0]].start)
+        )
+        for rows in in_document_order:
             parts.setdefault(place_of(self.chunks[rows[0]]), []).append(
                 tuple(sorted(rows, key=lambda r: self.chunks[r].start)))
         return {key: tuple(rows) for key, rows in parts.items()}
-
-
 
 
 def sentence_key(source: str, sentence: Sentence) -> SentenceKey:
@@ -196,7 +216,7 @@ def distinct_sentences(chunks: Sequence[Chunk]) -> list[tuple[SentenceKey, str]]
     seen: dict[SentenceKey, str] = {}
     for chunk in chunks:
         for sentence in chunk.sentences:
-            seen.setdefault(sentence_key(chunk.source, sentence), sentence_embed_text(chunk, sentence))
+            seen.setdefault(sentence_key(chunk.location.source, sentence), sentence_embed_text(chunk, sentence))
     return list(seen.items())
 
 
@@ -231,6 +251,7 @@ def assemble_index(
     heading_vectors: np.ndarray,
     exact_max_vectors: int,
     build_seconds: float,
+    questions: SentenceQuestions | None = None,
 ) -> Index:
     """An in-memory index from embedded chunks and sentences."""
     dense = DenseIndex.build(chunk_vectors, exact_max_vectors)
@@ -263,13 +284,14 @@ def assemble_index(
         heading_vectors=np.ascontiguousarray(heading_vectors, dtype=np.float32),
         heading_rows=heading_rows(chunks, sources, headings),
         headings=tuple(headings),
+        questions=questions or SentenceQuestions(),
     )
 
 
 def chunk_heading(chunk: Chunk, parts: Mapping[Place, Part]) -> str:
     """What a chunk's slide is about: its scenario's name when it has one, else its title."""
     part = parts.get(place_of(chunk))
-    return (part.scenario if part is not None and part.scenario else None) or chunk.title
+    return (part.scenario if part is not None and part.scenario else None) or chunk.location.title
 
 
 def distinct_headings(chunks: Sequence[Chunk], sources: Sequence[SourceInfo]) -> list[str]:
@@ -343,6 +365,7 @@ def _write_artifacts(index: Index, folder: Path) -> None:
     _write_json(folder / "sources.json", to_dict(list(index.sources)))
     _write_json(folder / "acronyms.json", dict(sorted(index.acronyms.items())))
     _write_json(folder / "synonyms.json", {"groups": index.synonyms.to_json()})
+    _write_json(folder / "questions.json", index.questions.to_json())
     np.save(folder / "headings.npy", index.heading_vectors)
     _write_json(folder / "headings.json", {"headings": list(index.headings), "rows": index.heading_rows.tolist()})
     index.lexical.save(folder / "bm25")
@@ -401,7 +424,7 @@ def load_index(index_dir: Path) -> Index:
     """The current build, every artifact verified against the manifest's hashes."""
     folder, manifest = verify_index(index_dir)
     try:
-        chunks = tuple(_chunk_from_dict(json.loads(line)) for line in
+        chunks = tuple(chunk_from_dict(json.loads(line)) for line in
                        (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line)
         dense = DenseIndex.load(folder / "dense.faiss")
         sentence_vectors = np.load(folder / "sentences.npy")
@@ -409,6 +432,12 @@ def load_index(index_dir: Path) -> Index:
         sources = tuple(_source_from_dict(d) for d in json.loads((folder / "sources.json").read_text(encoding="utf-8")))
         acronyms = json.loads((folder / "acronyms.json").read_text(encoding="utf-8"))
         synonyms = parse(json.loads((folder / "synonyms.json").read_text(encoding="utf-8")), str(folder))
+        asked = folder / "questions.json"  # absent from builds before the list existed
+        questions = (
+            parse_questions(json.loads(asked.read_text(encoding="utf-8")), str(asked))
+            if "questions.json" in manifest.artifacts
+            else SentenceQuestions()
+        )
         heading_vectors = np.load(folder / "headings.npy")
         headings = json.loads((folder / "headings.json").read_text(encoding="utf-8"))
         rows = np.asarray(headings["rows"], dtype=np.int64)
@@ -433,14 +462,9 @@ def load_index(index_dir: Path) -> Index:
         heading_vectors=heading_vectors,
         heading_rows=rows,
         headings=tuple(headings["headings"]),
+        questions=questions,
         path=folder,
     )
-
-
-def _chunk_from_dict(d: dict[str, Any]) -> Chunk:
-    d = dict(d)
-    d["sentences"] = tuple(Sentence(**s) for s in d["sentences"])
-    return Chunk(**d)
 
 
 def _source_from_dict(d: dict[str, Any]) -> SourceInfo:

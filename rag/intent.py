@@ -1,5 +1,6 @@
 """What a question asks for, read from its wording alone: whose part (the seller's actions,
-the seller's mindset, the partner's role) and whether it wants a yes or a no.
+the seller's mindset, the partner's role), whether it wants a yes or a no, and what kind of
+answer (guidance, or a figure, a date or a piece of writing, which the deck does not give).
 
 The deck answers each scenario under the same headings: "What should the seller do?",
 "What should the seller mindset be?" and "What does the partner do?". A seller who asks
@@ -14,6 +15,23 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+
+
+class Wants(Enum):
+    """The kind of answer a question asks for, where the guidance can only give some kinds.
+
+    The deck says what to do and why; it quotes no prices, margins or deadlines and writes
+    nothing for anyone. Classic question answering calls this the expected answer type: a
+    question that wants a figure is answered only by a sentence that holds one.
+    """
+
+    GUIDANCE = "guidance"
+    FIGURE = "figure"
+    DATE = "date"
+    NAMES = "names"
+    """Named companies or people ("give me the names of the best partners"): the deck names
+    tools and programmes, never a partner or a person."""
+    WRITING = "writing"
 
 
 class Role(Enum):
@@ -56,10 +74,49 @@ _YES_NO = re.compile(
 _ASKS_WHICH = re.compile(r"^\s*(?:is|are|was|were|do|does)\b.*\b(?:or)\b", re.IGNORECASE)
 
 
+_FIGURE = re.compile(
+    r"\bhow\s+much\b|\bhow\s+many\s+(?:days|weeks|months|hours|dollars|euros|seats|licen[cs]es|users)\b"
+    r"|\b(?:what|which)\b[^?]*\b(?:cost|costs|price|prices|margin|margins|rate card)\b"
+    r"|\bper\s+(?:user|seat|licen[cs]e|month|hour|year)\b"
+    r"|\b(?:refund|cancellation)\s+window\b|\bquota\s+(?:number|target|figure)\b",
+    re.IGNORECASE,
+)
+_DATE = re.compile(
+    r"\b(?:deadline|due date|cut-?off date|what date|which date|by when)\b"
+    r"|\bwhen\s+(?:is|are|does|do)\b[^?]*\b(?:due|finali[sz]ed?|close[sd]?|published|announced|paid)\b",
+    re.IGNORECASE,
+)
+_WRITING = re.compile(
+    r"^\s*(?:please\s+|can you\s+|could you\s+)?"
+    r"(?:draft|write|compose|translate|rewrite|generate|summari[sz]e)\b"
+    r"(?![^?]*\b(?:guidance|deck|playbook)\s+(?:say|says|said)\b)",
+    re.IGNORECASE,
+)
+_NAMES = re.compile(
+    r"\b(?:give|tell|send|list)\s+me\s+(?:the\s+|some\s+|a\s+few\s+)?names\b"
+    r"|\bnames?\s+of\s+(?:the\s+|some\s+)?(?:\w+\s+){0,3}(?:partners|resellers|providers|companies|people|contacts)\b",
+    re.IGNORECASE,
+)
+FIGURE_IN_TEXT = re.compile(
+    r"[$€£¥]\s?\d|\d\s?%|\b\d[\d,.]*\s*(?:percent|dollars|usd|eur|days|weeks|months|hours|per)\b"
+    r"|\b(?:percent|per cent)\b",
+    re.IGNORECASE,
+)
+"""A sentence that quotes a figure: an amount of money, a percentage, a count of days."""
+DATE_IN_TEXT = re.compile(
+    r"\b(?:january|february|march|april|may|june|july|august|september|october|november|december)\s+\d"
+    r"|\b\d{1,2}\s+(?:january|february|march|april|may|june|july|august|september|october|november|december)\b"
+    r"|\b(?:19|20)\d\d\b|\bq[1-4]\b|\bfy\d\d\b|\bwithin\s+\d+\s+(?:days|weeks|months)\b",
+    re.IGNORECASE,
+)
+"""A sentence that names a date, a quarter or a time limit."""
+
+
 @dataclass(frozen=True, slots=True)
 class Intent:
     role: Role
     yes_no: bool
+    wants: Wants = Wants.GUIDANCE
 
 
 def read_intent(question: str) -> Intent:
@@ -72,7 +129,30 @@ def read_intent(question: str) -> Intent:
         role = Role.SELLER
     # "is it EA or CSP?" asks which, not whether
     yes_no = any(_YES_NO.search(part) and not _ASKS_WHICH.search(part) for part in _clauses(question))
-    return Intent(role, yes_no)
+    return Intent(role, yes_no, _wants(question))
+
+
+def _wants(question: str) -> Wants:
+    if _WRITING.search(question):
+        return Wants.WRITING
+    if _FIGURE.search(question):
+        return Wants.FIGURE
+    if _DATE.search(question):
+        return Wants.DATE
+    if _NAMES.search(question):
+        return Wants.NAMES
+    return Wants.GUIDANCE
+
+
+def can_give(wants: Wants, text: str) -> bool:
+    """Whether a passage of the guidance can give the kind of answer a question wants: any
+    passage gives guidance, only one with a figure (or a date) gives one, and none writes
+    text or recommends named partners: guidance says how to choose, not whom."""
+    if wants is Wants.FIGURE:
+        return FIGURE_IN_TEXT.search(text) is not None
+    if wants is Wants.DATE:
+        return DATE_IN_TEXT.search(text) is not None
+    return wants is Wants.GUIDANCE
 
 
 def _clauses(question: str) -> list[str]:

@@ -1,24 +1,158 @@
 """ONNX Runtime embedder: the only module that imports ``onnxruntime`` and ``tokenizers``.
 
-The same weights as the sentence-transformers model, exported once by
-:func:`rag.embedding.export_onnx` (torch is needed only for that), verified against
-the torch encoder on a probe set, and cached next to the index keyed by the
-weights' sha256. Serving with it imports neither torch nor sentence-transformers,
-so a service with a current index and a verified export starts in about a second.
-Tokenisation uses the ``tokenizers`` library with the model's own ``tokenizer.json``.
+The same weights as the sentence-transformers model, exported once with torch's exporter
+(:func:`rag.embedding.export_torch_graph`: torch is needed only for that), fused,
+verified against the torch encoder on a probe set, and cached next to the index keyed by
+the weights' sha256 (:func:`load_onnx_embedder`). Serving with it imports neither torch
+nor sentence-transformers, so a service with a current index and a verified export
+starts in about a second. Tokenisation uses the ``tokenizers`` library with the model's
+own ``tokenizer.json``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rag.config import EmbeddingConfig
 from rag.errors import DependencyError, ModelError
+from rag.hashing import file_sha256
 from rag.tokens import TokenCounter
+
+if TYPE_CHECKING:
+    from rag.embedding import Embedder
+
+log = logging.getLogger(__name__)
+
+PROBE_TEXTS = (
+    "Who handles billing questions once my customer buys through a CSP partner?",
+    "Customer has an upcoming EA renewal",
+    "Provide front-line customer support for workloads and products/services purchased through CSP.",
+    "What is today's stock price?",
+    "partner to partner transition",
+    "Use the OCP Insights tool to identify the PDM: OCP Insights (microsoft.com)",
+    "Ünïcode, émoji 🚀 and 中文 text still embed.",
+    " ".join(["A very long sentence about purchasing options and partner incumbency."] * 40),
+)
+"""Texts the ONNX export must reproduce (short, long past the window, odd scripts)."""
+
+MIN_PROBE_COSINE = 0.9999
+"""An export whose vectors differ more than this from torch's is refused."""
+
+ONNX_OPSET = 17
+ONNX_GRAPH = "eager-fused"
+"""How the exported graph is made (part of the cache file name: changing it redoes cached
+exports): attention exported in its plain ("eager") form, then fused by ONNX Runtime's
+transformer optimizer (see :func:`fuse_transformer`)."""
+
+TorchExport = Callable[[Path, Path, int], tuple[int, int]]
+"""(model folder, output file, opset) -> (attention heads, hidden size): writes the model's
+ONNX graph with torch's exporter (:func:`rag.embedding.export_torch_graph`)."""
+
+
+def load_onnx_embedder(
+    cfg: EmbeddingConfig,
+    folder: Path,
+    fingerprint: str,
+    cache_dir: Path,
+    *,
+    reference: Callable[[], Embedder],
+    export: TorchExport,
+) -> OnnxEmbedder:
+    """The model in ``folder`` on ONNX Runtime, from the verified export in ``cache_dir``.
+
+    Without one (or when the export no longer matches its marker's hash), the model is
+    exported (``export``), fused and compared with ``reference()``, the torch encoder, on
+    :data:`PROBE_TEXTS`; an export that differs is deleted and refused (:class:`ModelError`).
+    """
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError as exc:
+        raise DependencyError("onnxruntime is not installed: pip install onnxruntime") from exc
+    if not mean_pooling_only(folder):
+        raise ModelError(f"{cfg.model!r} is not a mean-pooling model; the ONNX export supports only those")
+    path = onnx_cache_path(cache_dir, cfg.model, fingerprint)
+    marker = path.with_suffix(".verified.json")
+    if not (path.is_file() and marker.is_file() and _marker_matches(marker, path)):
+        torch_embedder = reference()
+        export_onnx(folder, path, export)
+        candidate = OnnxEmbedder.load(path, folder, name=cfg.model, fingerprint=fingerprint)
+        worst = verify(candidate, torch_embedder)
+        if worst < MIN_PROBE_COSINE:
+            path.unlink(missing_ok=True)
+            raise ModelError(
+                f"ONNX export of {cfg.model!r} differs from torch (cosine {worst:.5f} < {MIN_PROBE_COSINE})"
+            )
+        _write_marker(marker, path, worst)
+        log.info("ONNX export of %s verified (min cosine %.6f) at %s", cfg.model, worst, path)
+        _remove_older_exports(path)
+    return OnnxEmbedder.load(path, folder, name=cfg.model, fingerprint=fingerprint, batch_size=cfg.batch_size,
+                             lone_threads=cfg.lone_question_threads or available_cores())
+
+
+def onnx_cache_path(cache_dir: Path, model: str, fingerprint: str) -> Path:
+    slug = "".join(c if c.isalnum() else "-" for c in Path(model).name.lower()).strip("-")
+    return cache_dir / f"{slug}-{fingerprint[:16]}-opset{ONNX_OPSET}-{ONNX_GRAPH}.onnx"
+
+
+def export_onnx(folder: Path, out: Path, export: TorchExport) -> None:
+    """Export transformer + mean pooling + L2 normalisation to ``out`` with torch's exporter
+    (``export``), then fuse it (:data:`ONNX_GRAPH`). Written under a temporary name and
+    renamed when done, so a half-written export is never loaded."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(f".tmp-{os.getpid()}")
+    heads, hidden = export(folder, tmp, ONNX_OPSET)
+    try:
+        fused = fuse_transformer(tmp, heads=heads, hidden=hidden)
+        log.info("ONNX export of %s fused: %s", folder.name, fused or "nothing to fuse")
+    except Exception as exc:  # a speed-up only: the plain export computes the same vectors
+        log.warning("ONNX export of %s left unfused (%s)", folder.name, exc)
+    os.replace(tmp, out)
+
+
+def verify(candidate: Embedder, reference: Embedder) -> float:
+    """Smallest cosine between the two embedders' vectors over the probe texts."""
+    a = candidate.encode(list(PROBE_TEXTS))
+    b = reference.encode(list(PROBE_TEXTS))
+    return float(np.min(np.sum(a * b, axis=1)))
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(len(os.sched_getaffinity(0)), 1)
+    return os.cpu_count() or 1
+
+
+def _remove_older_exports(current: Path) -> None:
+    """Exports of the same weights made another way (another opset or graph form) are never
+    used again: delete them and their markers rather than leave ~90 MB each behind."""
+    stem = current.name.split("-opset", 1)[0]
+    keep = (current.name, current.with_suffix(".verified.json").name)
+    for old in current.parent.glob(f"{stem}-opset*"):
+        finished = old.name.endswith((".onnx", ".verified.json"))  # not another process's export in progress
+        if finished and old.name not in keep:
+            old.unlink(missing_ok=True)
+
+
+def _write_marker(marker: Path, path: Path, worst: float) -> None:
+    data = {"onnx_sha256": file_sha256(path), "min_probe_cosine": round(worst, 7), "probes": len(PROBE_TEXTS)}
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, marker)
+
+
+def _marker_matches(marker: Path, path: Path) -> bool:
+    try:
+        return bool(json.loads(marker.read_text(encoding="utf-8"))["onnx_sha256"] == file_sha256(path))
+    except (OSError, ValueError, KeyError):
+        return False
 
 
 class OnnxEmbedder:

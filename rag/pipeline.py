@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
 
 from rag.answering import compose_answer, evidence, validate_question
 from rag.batching import LRU, MicroBatcher, normalise_question
-from rag.builder import build_index, build_spec, token_counter
+from rag.builder import ensure_index
 from rag.config import Settings
 from rag.corpus import check_corpus_folder
 from rag.datatypes import Answer, Chunk, Manifest, Passage, Sentence, SourceInfo, Turn, place_of
 from rag.embedding import Embedder, load_embedder
-from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.followup import context_of
-from rag.index import Index, load_index, stale_reasons
+from rag.index import Index
 from rag.lexical import analyse
 from rag.retrieval import Retrieval, Retriever
-
-log = logging.getLogger(__name__)
 
 MODELS_DIR = "models"
 """Folder inside the index folder for exported models (the ONNX cache)."""
@@ -55,17 +51,11 @@ class Pipeline:
         rebuild: bool = False,
         progress: bool = False,
     ) -> Pipeline:
-        """Load the model and the index, building the index if missing or stale.
-
-        With ``settings.index.auto_rebuild`` off, a missing or stale index raises
-        instead, with the reason and the command that fixes it.
-        """
+        """Load the model (unless given) and the index, built if missing or stale (or if
+        ``rebuild``): see :func:`rag.builder.ensure_index`."""
         check_corpus_folder(settings.corpus_dir)  # fail before the slow model load
         embedder = embedder or load_embedder(settings.embedding, settings.index_dir / MODELS_DIR)
-        index = None if rebuild else _load_current(settings, embedder)
-        if index is None:
-            index = build_index(settings, embedder, progress=progress)
-        return cls(settings, index, embedder)
+        return cls(settings, ensure_index(settings, embedder, rebuild=rebuild, progress=progress), embedder)
 
     def search(self, question: str, k: int | None = None) -> tuple[Passage, ...]:
         q = validate_question(question, self.settings.server.max_question_chars)
@@ -80,7 +70,7 @@ class Pipeline:
         cached = self._answers.get(key)
         if cached is not None:
             elapsed = (time.perf_counter() - started) * 1000
-            return _with_timing(replace(cached, question=q), {"cache_hit": 1.0, "total": elapsed})
+            return replace(cached, question=q, timing_ms=_rounded({"cache_hit": 1.0, "total": elapsed}))
         retrieval, used = self._retrieve_in_thread(q, top_k, history)
         t_answer = time.perf_counter()
         answer = compose_answer(
@@ -97,11 +87,8 @@ class Pipeline:
             part_sections=self._part_sections,
         )
         now = time.perf_counter()
-        timing = dict(answer.timing_ms) | {
-            "answer": (now - t_answer) * 1000,
-            "total": (now - started) * 1000,
-        }
-        result = _with_timing(replace(answer, context_turn=used), timing)
+        timing = {**answer.timing_ms, "answer": (now - t_answer) * 1000, "total": (now - started) * 1000}
+        result = replace(answer, context_turn=used, timing_ms=_rounded(timing))
         self._answers.put(key, result)
         return result
 
@@ -143,25 +130,5 @@ class Pipeline:
         return self.index.sentence_vectors[row]
 
 
-def _load_current(settings: Settings, embedder: Embedder) -> Index | None:
-    """The index on disk if it is current; None when it should be (re)built."""
-    try:
-        index = load_index(settings.index_dir)
-    except (IndexNotFoundError, IndexCorruptError) as exc:
-        if not settings.index.auto_rebuild:
-            raise
-        log.warning("%s; building a new index", exc)
-        return None
-    reasons = stale_reasons(index.manifest, build_spec(settings, embedder, token_counter(settings, embedder)))
-    if not reasons:
-        return index
-    if not settings.index.auto_rebuild:
-        raise IndexMismatchError(
-            f"index in {settings.index_dir} is stale: {'; '.join(reasons)}. Run `rag index` to rebuild"
-        )
-    log.warning("index is stale (%s); rebuilding", "; ".join(reasons))
-    return None
-
-
-def _with_timing(answer: Answer, timing: dict[str, float]) -> Answer:
-    return replace(answer, timing_ms={k: round(v, 3) for k, v in timing.items()})
+def _rounded(timing_ms: Mapping[str, float]) -> dict[str, float]:
+    return {k: round(v, 3) for k, v in timing_ms.items()}

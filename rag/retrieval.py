@@ -12,7 +12,12 @@ A chunk's score adds up five readings of the question, each on its own fixed sca
 - ``lexical``: BM25 (acronyms and synonym groups on both sides), divided by the best BM25
   score for this question, so the side that matched best reads 1;
 - ``role``: a bonus when the chunk's section holds the part the question asks about
-  (the partner's role, the seller's mindset: :mod:`rag.intent`).
+  (the partner's role, the seller's mindset: :mod:`rag.intent`);
+
+less a fixed amount per condition the chunk's scenario states the opposite way from the
+question ("the partner can't deliver it" against "…partner does support the solution",
+"back to EA" against "moves from EA to CSP": :mod:`rag.conditions`), which an embedding
+reads as nearly the same.
 
 The question is embedded once, with the guidance's wording of any seller's phrase it uses
 added (:meth:`rag.synonyms.Synonyms.expand`: "discounts" -> "(concessions)"). Candidates
@@ -31,6 +36,7 @@ import numpy as np
 
 from rag.acronyms import expand
 from rag.batching import LRU, normalise_question
+from rag.conditions import conflicts, read_conditions
 from rag.config import RetrievalConfig
 from rag.datatypes import Passage
 from rag.embedding import Embedder
@@ -68,6 +74,11 @@ class Retriever:
         self._query_cache: LRU[str, np.ndarray] = LRU(cfg.query_cache_size)
         self._navigational = np.asarray([c.navigational for c in index.chunks], dtype=bool)
         self._role_codes = np.asarray([_ROLE_CODES[section_role(c.section)] for c in index.chunks], dtype=np.int8)
+        # what each chunk's scenario states (partner can / cannot serve; toward / away from CSP)
+        stated = [read_conditions(h) for h in index.headings]
+        rows_of = np.asarray(index.heading_rows, dtype=np.int64)
+        self._partner_can = np.asarray([c.partner_can for c in stated], dtype=np.int8)[rows_of] if stated else rows_of
+        self._toward_csp = np.asarray([c.toward_csp for c in stated], dtype=np.int8)[rows_of] if stated else rows_of
         # each chunk's sentence rows as one flat array with offsets (CSR)
         rows = [index.sentence_rows[sentence_key(c.source, s)] for c in index.chunks for s in c.sentences]
         self._sentence_rows = np.asarray(rows, dtype=np.int64)
@@ -90,7 +101,7 @@ class Retriever:
         t1 = time.perf_counter()
         intent = read_intent(question)
         lexical_question = expand(asked, self.index.acronyms)
-        passages = self._rank(query, lexical_question, intent, k)
+        passages = self._rank(query, lexical_question, intent, k, asked)
         t2 = time.perf_counter()
         terms = frozenset(analyse(lexical_question, self.index.synonyms))
         timing = {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000}
@@ -99,7 +110,9 @@ class Retriever:
     def search(self, question: str, k: int | None = None) -> tuple[Passage, ...]:
         return self.retrieve(question, k).passages
 
-    def _rank(self, query: np.ndarray, lexical_question: str, intent: Intent, k: int) -> tuple[Passage, ...]:
+    def _rank(
+        self, query: np.ndarray, lexical_question: str, intent: Intent, k: int, asked: str
+    ) -> tuple[Passage, ...]:
         cfg = self._cfg
         depth = max(cfg.candidates, k)
         index = self.index
@@ -115,6 +128,7 @@ class Retriever:
         lex = np.asarray([lexical.get(r, 0.0) for r in rows])
         lex = lex / best_lexical if best_lexical > 0 else np.zeros(len(rows))
         role = self._role_codes[rows] == _ROLE_CODES[intent.role]
+        conflict = conflicts(read_conditions(asked), self._partner_can[rows], self._toward_csp[rows])
         score = (
             cfg.dense_weight * dense
             + cfg.heading_weight * heading
@@ -122,6 +136,7 @@ class Retriever:
             + cfg.lexical_weight * lex
             + cfg.role_weight * role
             - cfg.navigational_penalty * self._navigational[rows]
+            - cfg.conflict_penalty * conflict
         )
         order = np.lexsort((np.asarray(rows), -score))[:k]  # best first; ties by row
         return tuple(
@@ -147,3 +162,4 @@ class Retriever:
         cosines = self.index.sentence_vectors[picked] @ query
         best = np.maximum.reduceat(cosines, np.concatenate(([0], np.cumsum(sizes)[:-1])).clip(max=picked.size - 1))
         return np.where(sizes > 0, best, 0.0)
+

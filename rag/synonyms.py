@@ -14,13 +14,13 @@ matches "discount", and "can't deliver" never matches "can deliver".
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from rag.errors import CorpusError
+from rag.word_lists import read_list
 
 SYNONYMS_FILE = "synonyms.json"
 
@@ -132,14 +132,10 @@ def _is_group(group: object) -> bool:
 
 def load_synonyms(corpus_dir: Path) -> Synonyms:
     """The corpus folder's list, or an empty one when the folder has none."""
-    path = corpus_dir / SYNONYMS_FILE
-    if not path.is_file():
+    found = read_list(corpus_dir, SYNONYMS_FILE)
+    if found is None:
         return Synonyms()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CorpusError(f"{path} is not valid JSON ({exc})") from exc
-    return parse(data, str(path))
+    return parse(found[1], str(found[0]))
 
 
 def duplicates(synonyms: Synonyms) -> list[str]:

@@ -17,7 +17,7 @@ from litestar.testing import TestClient
 
 from api.app import create_app
 from rag.config import ServerConfig, Settings
-from rag.datatypes import Answer, Chunk, Citation, Manifest, Part, Passage, SourceInfo, Turn
+from rag.datatypes import Answer, Chunk, Citation, Location, Manifest, Part, Passage, SourceInfo, Turn
 from rag.errors import InvalidQuestionError
 
 SOURCE = "csp-for-sellers.md"
@@ -50,12 +50,8 @@ SCENARIOS = (
 CHUNKS = tuple(
     Chunk(
         chunk_id=f"{SOURCE}#s{slide}-c1",
-        source=SOURCE,
+        location=Location(SOURCE, slide, None, f"Scenario {n}", "What should the seller do?"),
         doc_title="CSP for Sellers",
-        slide=slide,
-        page=None,
-        title=f"Scenario {n}",
-        section="What should the seller do?",
         text=f"{scenario}. What should the seller do? Work with the partner.",
         start=100 * slide,
         end=100 * slide + 60,

@@ -15,9 +15,8 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from api.app import create_app
-from rag.cli import FEEDBACK_DB
 from rag.config import ServerConfig, Settings
-from rag.feedback import FeedbackStore
+from rag.feedback import FEEDBACK_DB, FeedbackStore
 
 ERROR_KEYS = {"status", "code", "message", "request_id"}
 KEY = "feedback-key-0123456789"

@@ -1,32 +1,30 @@
 """``rag serve`` as a real process on 127.0.0.1, for the end-to-end tests.
 
-Each server gets its own folder: ``index/`` (built by the server itself on first
-start, about 15 s), ``data/`` (the feedback database) and the log files. A restart
-keeps the folder, so a restarted server reuses the index and the data.
+The process itself (free loopback port, readiness, log, clean stop) is
+:class:`bench.server.ServeProcess`, the harness the benchmark uses too; this module adds
+what the tests need around it. Each server gets its own folder: ``index/`` (built by the
+server itself on first start, about 15 s), ``data/`` (the feedback database) and one log
+file per start. A restart keeps the folder, so a restarted server reuses the index and the
+data.
 """
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
-import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from bench.server import ROOT, ServeProcess, ServerError, child_env
+
 READY_TIMEOUT_S = 120.0
+READY_POLL_S = 0.5
+"""The tests do not time the start, so they poll less often than the benchmark does."""
 STOP_TIMEOUT_S = 30.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+LOG_TAIL_CHARS = 4000
+"""How much of the log a failed start shows."""
 
 
 class Server:
@@ -40,44 +38,42 @@ class Server:
     def __init__(self, folder: Path, extra_env: Mapping[str, str] | None = None) -> None:
         self.folder = folder
         self.data_dir = folder / "data"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-        self.env.update(
+        self.env = child_env(
             {
                 "RAG_INDEX_DIR": str(folder / "index"),
                 "RAG_CORPUS_DIR": str(ROOT / "corpus"),
                 "RAG_DATA_DIR": str(self.data_dir),
                 "RAG_LOG_FORMAT": "json",
                 "HF_HUB_OFFLINE": "1",
-                "PYTHONUNBUFFERED": "1",
             }
+            | dict(extra_env or {})
         )
-        self.env.update(extra_env or {})
         self.starts = 0
-        self.process: subprocess.Popen[bytes] | None = None
+        self.child: ServeProcess | None = None
         self.base_url = ""
         self.log_path = folder / "server-1.log"
 
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The running process, None before the first start and after :meth:`stop`."""
+        return None if self.child is None else self.child.process
+
     def start(self) -> Server:
         self.starts += 1
-        port = free_port()
-        self.base_url = f"http://127.0.0.1:{port}"
         self.log_path = self.folder / f"server-{self.starts}.log"
-        command = [sys.executable, "-m", "rag", "serve", "--host", "127.0.0.1", "--port", str(port)]
-        with self.log_path.open("wb") as log_file:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log_file, stderr=subprocess.STDOUT)
-        self.wait_until_ready()
+        self.child = ServeProcess(self.env, self.log_path)
+        self.base_url = self.child.base_url
+        try:
+            self.child.start_and_wait(READY_TIMEOUT_S, poll_s=READY_POLL_S)
+        except ServerError as exc:
+            pytest.fail(f"{exc.reason}:\n{self.log()[-LOG_TAIL_CHARS:]}")
         return self
 
     def stop(self) -> None:
-        if self.process is None:
+        if self.child is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
+        self.child.stop(STOP_TIMEOUT_S)
+        self.child = None
 
     def restart(self) -> Server:
         """Stop the process and start a new one with the same folders (on a new port)."""
@@ -85,21 +81,8 @@ class Server:
         return self.start()
 
     def log(self) -> str:
+        """The log of the latest start."""
         return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def wait_until_ready(self) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"server exited with {self.process.returncode}:\n{self.log()[-4000:]}")
-            try:
-                if httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass  # not listening yet
-            time.sleep(0.5)
-        pytest.fail(f"server not ready within {READY_TIMEOUT_S:.0f} s:\n{self.log()[-4000:]}")
 
     def rag(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run the ``rag`` command line with this server's settings."""

@@ -36,6 +36,34 @@ def test_billing_question_is_answered_from_slide_9(pipeline) -> None:  # type: i
     assert f"including technical, billing, and licensing support. [{billing[0].n}]" in answer.text
 
 
+@pytest.mark.parametrize(
+    ("question", "slide"),
+    [
+        # each of these ranks the opposite scenario first without rag.conditions
+        ("the reseller supports the new workload - should I look for other partners?", 7),
+        ("customer moving onto CSP from their EA - what should I think about?", 9),
+        ("my customer is moving to CSP - how should I feel about it?", 9),
+    ],
+)
+def test_the_scenario_whose_conditions_the_question_states_comes_first(  # type: ignore[no-untyped-def]
+    pipeline, question: str, slide: int
+) -> None:
+    assert pipeline.search(question, 5)[0].chunk.slide == slide
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What does Microsoft 365 E3 cost per user per month?",
+        "draft an email to the partner introducing our co-sell team",
+        "give me the names of the best CSP partners for Dynamics in Germany",
+    ],
+)
+def test_a_question_wanting_what_the_deck_never_gives_abstains(pipeline, question: str) -> None:  # type: ignore[no-untyped-def]
+    answer = pipeline.answer(question)
+    assert answer.abstained and answer.citations == ()
+
+
 @pytest.mark.parametrize("question", OUT_OF_SCOPE)
 def test_out_of_scope_questions_abstain(pipeline, question: str) -> None:  # type: ignore[no-untyped-def]
     answer = pipeline.answer(question)

@@ -202,3 +202,15 @@ def test_a_build_killed_mid_write_leaves_the_previous_index_current(
     build_index(settings, embedder)
     assert not left_over.exists()
     assert not list(builds.glob(f"{TMP_PREFIX}*"))
+
+
+def test_every_listed_question_names_a_sentence_of_the_built_index(pipeline) -> None:  # type: ignore[no-untyped-def]
+    """corpus/questions.json is reviewed like code: an entry the deck no longer has fails here."""
+    from rag.sentence_questions import load_questions
+    from tests.conftest import CORPUS
+
+    index = pipeline.index
+    present = [(c.source, c.slide, c.page, s.text) for c in index.chunks for s in c.sentences]
+    listed = load_questions(CORPUS)
+    assert listed.unmatched(present) == []
+    assert index.questions == listed  # what the build blended in, saved beside the vectors

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.builder import build_index, build_spec, token_counter
+from rag.builder import build_index, build_spec, ensure_index, token_counter
 from rag.datatypes import to_dict
-from rag.errors import IndexCorruptError, IndexMismatchError
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.index import DenseIndex, current_build, load_index, read_manifest, sentence_embed_text, stale_reasons
 from rag.pipeline import Pipeline
 from tests.conftest import CORPUS, settings_for
@@ -32,7 +32,7 @@ def test_built_index_is_consistent(index_dir: Path, embedder) -> None:  # type: 
     assert m.n_chunks == len(index.chunks) == index.dense.size
     assert m.model_name == "all-MiniLM-L6-v2" and m.dimension == 384
     assert m.tokenizer == "tiktoken:cl100k_base"
-    assert set(m.files) == {"csp-for-sellers.md", "glossary.json", "synonyms.json"}  # the word lists too
+    assert set(m.files) == {"csp-for-sellers.md", "glossary.json", "synonyms.json", "questions.json"}  # lists too
     assert stale_reasons(m, build_spec(settings, embedder, token_counter(settings, embedder))) == []
     for chunk in index.chunks:  # nothing exceeds either token limit
         assert chunk.n_tokens <= settings.chunking.max_tokens
@@ -74,6 +74,19 @@ def test_changed_corpus_or_model_marks_index_stale(tmp_path: Path, corpus_copy: 
     # ... rebuilt by default
     rebuilt = Pipeline.from_settings(settings, embedder=embedder)
     assert rebuilt.manifest.index_version != index.manifest.index_version
+
+
+def test_ensure_index_builds_a_missing_index_keeps_a_current_one(tmp_path: Path, corpus_copy: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    settings = settings_for(index_dir=tmp_path / "idx", corpus_dir=corpus_copy)
+    strict = replace(settings, index=replace(settings.index, auto_rebuild=False))
+    with pytest.raises(IndexNotFoundError, match="run `rag index`"):
+        ensure_index(strict, embedder)
+    built = ensure_index(settings, embedder)
+    assert built.path is not None and current_build(settings.index_dir) == built.path
+    assert ensure_index(strict, embedder).path == built.path  # current: loaded, not rebuilt
+    forced = ensure_index(strict, embedder, rebuild=True)  # asked for: built even without auto-rebuild
+    assert forced.path != built.path and current_build(settings.index_dir) == forced.path
+    assert forced.manifest.index_version == built.manifest.index_version
 
 
 def test_interrupted_build_leaves_previous_index(
@@ -129,6 +142,7 @@ def test_rebuild_embeds_only_changed_files(tmp_path: Path, corpus_copy: Path, em
     distinct = {c.embed_text for c in first.chunks}
     distinct |= {sentence_embed_text(c, s) for c in first.chunks for s in c.sentences}  # under their header
     distinct |= set(first.headings)  # scenario names and slide titles
+    distinct |= {q for qs in first.questions.by_sentence.values() for q in qs}  # corpus/questions.json
     assert sorted(counting.texts) == sorted(distinct)  # repeated guidance is embedded once
 
     counting.texts.clear()
@@ -152,3 +166,28 @@ def test_rebuild_embeds_only_changed_files(tmp_path: Path, corpus_copy: Path, em
     assert third.manifest.index_version == first.manifest.index_version
     # vectors reused from the cache equal freshly computed ones
     np.testing.assert_allclose(third.dense.vectors(), first.dense.vectors(), atol=1e-6)
+
+
+def test_editing_a_sentence_s_questions_embeds_only_them_and_matches_a_fresh_build(
+    tmp_path: Path, corpus_copy: Path, embedder
+) -> None:  # type: ignore[no-untyped-def]
+    settings = settings_for(index_dir=tmp_path / "idx", corpus_dir=corpus_copy)
+    counting = CountingEmbedder(embedder)
+    first = build_index(settings, counting)
+    listed = json.loads((corpus_copy / "questions.json").read_text(encoding="utf-8"))
+    entry = listed["sentences"][0]
+    entry["questions"] = ["is a brand-new question about this sentence answered?"]
+    (corpus_copy / "questions.json").write_text(json.dumps(listed), encoding="utf-8")
+
+    counting.texts.clear()
+    second = build_index(settings, counting)
+    chunk = next(
+        c for c in second.chunks if c.slide == entry["slide"] and any(s.text == entry["sentence"] for s in c.sentences)
+    )
+    sentence = next(s for s in chunk.sentences if s.text == entry["sentence"])
+    # the sentence's own text (its blend changed) and its new question, nothing else
+    assert sorted(counting.texts) == sorted([sentence_embed_text(chunk, sentence), entry["questions"][0]])
+    fresh = build_index(settings_for(index_dir=tmp_path / "fresh", corpus_dir=corpus_copy), embedder)
+    np.testing.assert_allclose(second.sentence_vectors, fresh.sentence_vectors, atol=1e-5)
+    row = second.sentence_rows[(chunk.source, sentence.start, sentence.end)]
+    assert not np.allclose(second.sentence_vectors[row], first.sentence_vectors[row], atol=1e-3)

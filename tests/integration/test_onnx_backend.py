@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 from rag.config import EmbeddingConfig
-from rag.embedding import PROBE_TEXTS, load_embedder, onnx_cache_path, verify
+from rag.embedding import load_embedder
 from rag.errors import ModelError
+from rag.onnx_backend import PROBE_TEXTS, onnx_cache_path, verify
 from tests.conftest import ROOT
 
 

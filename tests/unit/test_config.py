@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import json
-import re
+from dataclasses import fields, replace
+from operator import attrgetter
 from pathlib import Path
 
 import pytest
 
-from rag.config import Settings
+from rag.config import AnswerConfig, RetrievalConfig, ServerConfig, Settings
 from rag.errors import ConfigError
+from rag.settings_table import SETTINGS, Bool, Choice, CommaList, Int, KeysFile, Number, PathValue, Setting, Text
 
 
 def test_defaults_and_overrides(tmp_path: Path) -> None:
@@ -55,12 +57,62 @@ def test_embedding_concurrency_settings(tmp_path: Path) -> None:
     assert (emb.encode_workers, emb.lone_question_threads, emb.batch_window_ms) == (3, 1, 2.0)
 
 
-def test_every_variable_is_documented_in_the_readme() -> None:
-    root = Path(__file__).resolve().parents[2]
-    read = set(re.findall(r'"(RAG_[A-Z_]+)"', (root / "rag" / "config.py").read_text()))
-    table = [line for line in (root / "README.md").read_text().splitlines() if line.startswith("| `RAG_")]
-    documented = set(re.findall(r"`(RAG_[A-Z_]+)`", "\n".join(table)))
-    assert read and read <= documented, sorted(read - documented)
+def test_every_row_fills_a_field_of_its_part() -> None:
+    base = Settings()
+    for setting in SETTINGS:
+        part = getattr(base, setting.part) if setting.part else base
+        assert setting.name in {f.name for f in fields(part)}, setting
+    names = [s.env for s in SETTINGS]
+    assert all(n.startswith("RAG_") for n in names) and len(names) == len(set(names))
+    filled = [s.field for s in SETTINGS if not s.extends]
+    assert len(filled) == len(set(filled)), "two rows replace the same field"
+
+
+def _sample(setting: Setting, default: object, tmp_path: Path) -> tuple[str, object]:
+    """A valid value for the variable, other than its default, and what it should become."""
+    parser = setting.parser
+    if isinstance(parser, Int):
+        return str(parser.minimum + 3), parser.minimum + 3
+    if isinstance(parser, Number):
+        return "7.5", 7.5
+    if isinstance(parser, Bool):
+        return ("false", False) if default else ("true", True)
+    if isinstance(parser, Choice):
+        other = next(a for a in parser.allowed if a != default)
+        return other, other
+    if isinstance(parser, CommaList):
+        return " x, y ,", ("x", "y")
+    if isinstance(parser, KeysFile):
+        (tmp_path / "keys").write_text("k\n")
+        return str(tmp_path / "keys"), ("k",)
+    if isinstance(parser, PathValue):
+        return str(tmp_path / "elsewhere"), tmp_path / "elsewhere"
+    assert isinstance(parser, Text), parser
+    return "something-else", "something-else"
+
+
+@pytest.mark.parametrize("setting", SETTINGS, ids=[s.env for s in SETTINGS])
+def test_each_variable_reaches_its_field(setting: Setting, tmp_path: Path) -> None:
+    env = {"RAG_CALIBRATION_FILE": str(tmp_path / "none.json")}
+    default = attrgetter(setting.field)(Settings.from_env(env))
+    raw, expected = _sample(setting, default, tmp_path)
+    assert expected != default
+    assert attrgetter(setting.field)(Settings.from_env({**env, setting.env: raw})) == expected
+
+
+def test_blank_numbers_and_switches_are_unset_but_blank_text_is_a_value(tmp_path: Path) -> None:
+    env = {"RAG_CALIBRATION_FILE": str(tmp_path / "none.json")}
+    s = Settings.from_env({**env, "RAG_TOP_K": " ", "RAG_MIN_EVIDENCE": "", "RAG_AUTO_REBUILD": "  "})
+    assert (s.retrieval.top_k, s.answer.min_evidence, s.index.auto_rebuild) == (5, 0.55, True)
+    assert Settings.from_env({**env, "RAG_EMBED_DEVICE": ""}).embedding.device == ""
+    with pytest.raises(ConfigError, match="one of"):
+        Settings.from_env({**env, "RAG_EMBED_BACKEND": ""})
+
+
+def test_unread_fields_keep_their_defaults(tmp_path: Path) -> None:
+    s = Settings.from_env({"RAG_CALIBRATION_FILE": str(tmp_path / "none.json"), "RAG_TOP_K": "3"})
+    assert s.retrieval == replace(RetrievalConfig(), top_k=3)
+    assert s.server == ServerConfig() and s.answer == AnswerConfig()
 
 
 @pytest.mark.parametrize(
@@ -101,3 +153,10 @@ def test_keys_file(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
     keys.write_text("# comment\nk1\n\nk2\n")
     assert Settings.from_env({"RAG_API_KEYS_FILE": str(keys)}).server.api_keys == ("k1", "k2")
+
+
+def test_the_keys_file_adds_to_the_listed_keys(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text("k1\n")
+    env = {"RAG_API_KEYS": "a", "RAG_API_KEYS_FILE": str(keys)}
+    assert Settings.from_env(env).server.api_keys == ("a", "k1")

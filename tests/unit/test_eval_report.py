@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from eval.gold import GoldItem
+from eval.html_report import bar_chart, histogram
 from eval.metrics import (
     Observation,
     QuestionResult,
@@ -17,13 +18,8 @@ from eval.metrics import (
     default_slide_key,
     score_question,
 )
-from eval.report import (
-    bar_chart,
-    format_terminal_table,
-    histogram,
-    render_markdown,
-    write_reports,
-)
+from eval.report import write_reports
+from eval.text_report import format_terminal_table, render_markdown
 
 DOC = "csp-for-sellers.md"
 EVIL_QUESTION = "What does <script>alert('q')</script> do | in CSP?"

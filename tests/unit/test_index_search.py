@@ -7,7 +7,7 @@ import pytest
 
 from rag.answering import NOT_COVERED, compose_answer, confidence, validate_question
 from rag.config import AnswerConfig
-from rag.datatypes import Chunk, Passage, Sentence
+from rag.datatypes import Chunk, Location, Passage, Sentence, chunk_from_dict, to_dict
 from rag.errors import InvalidQuestionError
 from rag.index import DenseIndex
 
@@ -69,12 +69,8 @@ def _chunk(cid: str, slide: int, sentences: list[str]) -> Chunk:
         pos += len(s) + 1
     return Chunk(
         cid,
-        "doc.md",
+        Location("doc.md", slide, None, f"Slide {slide}", "Section"),
         "Doc",
-        slide,
-        None,
-        f"Slide {slide}",
-        "Section",
         text,
         spans[0].start,
         spans[-1].end,
@@ -83,6 +79,17 @@ def _chunk(cid: str, slide: int, sentences: list[str]) -> Chunk:
         10,
         12,
     )
+
+
+def test_a_chunk_is_written_flat_and_read_back_whole() -> None:
+    """chunks.jsonl predates Location: its fields stay the chunk's own on disk."""
+    chunk = _chunk("a", 9, ["Partners give billing support.", "Unrelated remark."])
+    data = to_dict(chunk)
+    assert "location" not in data
+    assert (data["source"], data["slide"], data["page"], data["title"], data["section"]) == (
+        "doc.md", 9, None, "Slide 9", "Section")
+    assert chunk_from_dict(data) == chunk
+    assert (chunk.source, chunk.slide, chunk.title) == ("doc.md", 9, "Slide 9")  # readable as before
 
 
 def test_compose_answer_cites_verbatim_sentences_and_abstains() -> None:

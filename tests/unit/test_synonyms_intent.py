@@ -9,9 +9,9 @@ import pytest
 
 from rag.answering import compose_answer
 from rag.config import AnswerConfig
-from rag.datatypes import Chunk, Passage, Sentence
+from rag.datatypes import Chunk, Location, Passage, Sentence
 from rag.errors import CorpusError
-from rag.intent import Role, read_intent, section_role
+from rag.intent import Role, Wants, can_give, read_intent, section_role
 from rag.lexical import analyse
 from rag.synonyms import Synonyms, duplicates, load_synonyms, parse, words
 from tests.conftest import ROOT
@@ -102,8 +102,8 @@ def _chunk(cid: str, slide: int, section: str, sentences: list[str]) -> Chunk:
         spans.append(Sentence(s, pos, pos + len(s)))
         pos += len(s) + 1
     text = " ".join(sentences)
-    return Chunk(cid, "d.md", "D", slide, None, f"Slide {slide}", section, text, spans[0].start, spans[-1].end,
-                 text, tuple(spans), 10, 12)
+    return Chunk(cid, Location("d.md", slide, None, f"Slide {slide}", section), "D", text, spans[0].start,
+                 spans[-1].end, text, tuple(spans), 10, 12)
 
 
 def _vectors(table: dict[str, list[float]]):  # type: ignore[no-untyped-def]
@@ -133,3 +133,59 @@ def test_yes_no_question_gets_the_verdict_first_and_far_passages_give_nothing() 
     plain = compose_answer("how do I compete?", passages, q, vectors, cfg, "v", intent=read_intent("how do I compete?"))
     assert plain.text.startswith("Use empowerment in compete scenarios. [1]")
     assert "Other scenario sentence." not in plain.text
+
+
+@pytest.mark.parametrize(
+    ("question", "wants"),
+    [
+        ("What does Microsoft 365 E3 cost per user per month?", Wants.FIGURE),
+        ("how much does Unified Support cost for a big customer?", Wants.FIGURE),
+        ("what margin does a reseller make?", Wants.FIGURE),
+        ("who sets the price on a CSP deal, me or the partner?", Wants.GUIDANCE),
+        ("what's the deadline for my Q4 forecast?", Wants.DATE),
+        ("when should I involve the partner?", Wants.GUIDANCE),
+        ("draft an email to the partner about co-sell", Wants.WRITING),
+        ("Translate this paragraph into French: 'hello'", Wants.WRITING),
+        ("give me the names of the best CSP partners in Germany", Wants.NAMES),
+        ("is there a tool to find the best partners for my customer?", Wants.GUIDANCE),
+        ("can I offer discounts to win?", Wants.GUIDANCE),
+    ],
+)
+def test_what_kind_of_answer_a_question_wants(question: str, wants: Wants) -> None:
+    assert read_intent(question).wants is wants
+
+
+def test_only_a_passage_with_a_figure_gives_one_and_none_writes() -> None:
+    assert can_give(Wants.GUIDANCE, "Share the lead with partner.")
+    assert can_give(Wants.FIGURE, "Partners earn 15% on new seats.")
+    assert not can_give(Wants.FIGURE, "Upsell to premium offers such as Microsoft 365 E5.")
+    assert can_give(Wants.DATE, "Renewals close on 30 June.") and not can_give(Wants.DATE, "Renew early.")
+    assert not can_give(Wants.WRITING, "Anything at all.") and not can_give(Wants.NAMES, "Partner Solution Finder")
+
+
+def test_a_question_for_a_figure_the_guidance_does_not_quote_abstains() -> None:
+    q = np.asarray([1, 0, 0, 0], np.float32)
+    chunk = _chunk("s", 9, "What should the seller do?", ["Do not sell Unified Support to CSP customers."])
+    vectors = _vectors({"Do not sell Unified Support to CSP customers.": [1, 0, 0, 0]})
+    cfg = AnswerConfig(min_evidence=0.5)
+    asked = "how much does Unified Support cost?"
+    passages = [Passage(chunk, 2.0, 1, 0.9, 3.0)]
+    answer = compose_answer(asked, passages, q, vectors, cfg, "v", intent=read_intent(asked))
+    assert answer.abstained and not answer.citations
+    plain = "can I sell Unified Support to a CSP customer?"
+    answered = compose_answer(plain, passages, q, vectors, cfg, "v", intent=read_intent(plain))
+    assert not answered.abstained
+
+
+def test_a_sentence_that_carries_on_from_a_chosen_one_comes_with_it() -> None:
+    q = np.asarray([1, 0, 0, 0], np.float32)
+    texts = [
+        "Confirm with the partner that they cannot support.",
+        "Once confirmed, treat it as a net new opportunity.",
+        "Select the solution and share this with the partners.",
+    ]
+    vectors = _vectors({texts[0]: [1, 0, 0, 0], texts[1]: [0, 1, 0, 0], texts[2]: [0.2, 0, 1, 0]})
+    chunk = _chunk("s", 6, "What should the seller do?", texts)
+    cfg = AnswerConfig(min_evidence=0.5, sentence_margin=0.3, terms_weight=0.0, lead_bonus=0.0)
+    answer = compose_answer("the partner can't do it", [Passage(chunk, 2.0, 1, 0.9, 3.0)], q, vectors, cfg, "v")
+    assert answer.text == f"{texts[0]} [1] {texts[1]} [1]"  # the far third sentence stays out
