@@ -40,7 +40,7 @@ def observe(answer: Answer, latency_ms: float) -> Observation:
         retrieved=tuple(retrieved),
         answer=answer.text,
         abstained=answer.abstained,
-        cited=tuple(slide_id(c.source, c.slide, c.page) for c in answer.citations),
+        cited=tuple(slide_id(*c.location.place) for c in answer.citations),
         quotes=tuple(c.quote for c in answer.citations),
         confidence=answer.confidence,
         latency_ms=round(latency_ms, 3),

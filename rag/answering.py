@@ -322,11 +322,7 @@ def _cite(chosen: list[_Candidate]) -> tuple[tuple[Citation, ...], str]:
             Citation(
                 n=n,
                 chunk_id=cid,
-                source=chunk.source,
-                slide=chunk.slide,
-                page=chunk.page,
-                title=chunk.title,
-                section=chunk.section,
+                location=chunk.location,
                 quote=" ".join(c.sentence.text for c in sorted(group, key=lambda c: c.sentence.start)),
                 score=round(max(c.score for c in group), 4),
             )

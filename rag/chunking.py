@@ -40,9 +40,11 @@ def chunk_document(doc: Document, cfg: ChunkingConfig, budget: Budget) -> list[C
     titles = _part_titles(doc)
     chunks: list[Chunk] = []
     # Consecutive segments of one slide and section (table cells, note paragraphs) pack together.
-    for (_, _, section), group in groupby(doc.segments, key=lambda s: (s.slide, s.page, s.section)):
+    for (_, _, section), group in groupby(
+        doc.segments, key=lambda s: (s.location.slide, s.location.page, s.location.section)
+    ):
         segments = list(group)
-        header = embed_header(doc.title, segments[0].title, section)
+        header = embed_header(doc.title, segments[0].location.title, section)
         units: list[tuple[Segment, Sentence]] = []
         for seg in segments:
             for sentence in split_sentences(seg.text, seg.start, words):
@@ -125,10 +127,11 @@ def _make_chunk(
     start, end = run[0][1].start, run[-1][1].end
     digest = hashlib.sha1(f"{doc.source}\x00{start}\x00{end}\x00{text}".encode()).hexdigest()[:10]
     stem = re.sub(r"[^a-z0-9]+", "-", doc.source.lower().rsplit(".", 1)[0]).strip("-")
-    place = f"s{seg.slide}" if seg.slide is not None else f"p{seg.page}" if seg.page else "d"
+    loc = seg.location
+    place = f"s{loc.slide}" if loc.slide is not None else f"p{loc.page}" if loc.page else "d"
     return Chunk(
         chunk_id=f"{stem}-{place}-{digest}",
-        location=seg.location,
+        location=loc,
         doc_title=doc.title,
         text=text,
         start=start,
@@ -137,7 +140,7 @@ def _make_chunk(
         sentences=tuple(s for _, s in run),
         n_tokens=budget.count_tokens(text),
         n_model_tokens=budget.count_model_tokens(f"{header}\n{text}"),
-        navigational=_is_contents_list([s for _, s in run], titles, seg.slide),
+        navigational=_is_contents_list([s for _, s in run], titles, loc.slide),
     )
 
 

@@ -271,7 +271,8 @@ def render_answer(answer: Answer) -> str:
         return "\n".join(lines)
     lines += ["", f"Sources (confidence {answer.confidence:.2f}):"]
     for c in answer.citations:
-        where = " — ".join(x for x in (_place(c.source, c.slide, c.page), c.title, c.section) if x)
+        loc = c.location
+        where = " — ".join(x for x in (_place(loc.source, loc.slide, loc.page), loc.title, loc.section) if x)
         lines.append(f"  [{c.n}] {where}")
         lines += textwrap.wrap(f"“{c.quote}”", width=96, initial_indent="      ", subsequent_indent="      ")
     return "\n".join(lines)

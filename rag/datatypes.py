@@ -3,8 +3,10 @@
 ``Document -> Segment -> Chunk -> Index (+ Manifest) -> Passage -> Answer``
 
 Where a piece of text came from is one record, :class:`Location` (document, slide or
-page, title, section): a chunk carries its segment's, and its passages and the answer's
-citations are read through it.
+page, title, section): a format reader gives each :class:`Segment` one, the chunks made
+from the segment carry it, and the answer's :class:`Citation` of a chunk carries the
+chunk's. (:class:`Chunk` also offers its location's fields under their old names, for
+compatibility; segments and citations are read through ``.location`` only.)
 
 Everything here is stdlib-only and JSON-serialisable through :func:`to_dict`, so
 the records can be written to disk, compared in tests and mapped to the wire
@@ -51,20 +53,10 @@ class Segment:
     ``document.text[start:end] == text`` always holds.
     """
 
-    # Flat because the format readers (rag.formats) build segments field by field;
-    # everything downstream reads :attr:`location`.
-    source: str
-    slide: int | None
-    page: int | None
-    title: str
-    section: str | None
+    location: Location
     text: str
     start: int
     end: int
-
-    @property
-    def location(self) -> Location:
-        return Location(self.source, self.slide, self.page, self.title, self.section)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,26 +127,33 @@ class Chunk:
     """The chunk mostly lists other slides' titles (a table of contents): it points at
     guidance rather than giving it, so retrieval ranks it below the slides it names."""
 
-    # The location's fields, readable as the chunk's own (as they were before Location):
-    # retrieval, answering, the CLI and the evaluation read them so.
+    # Compatibility: the location's fields, readable as the chunk's own (as they were before
+    # Location), for the many readers written before it (retrieval, answering, the CLI, the
+    # evaluation, tests). Read-only; new code reads ``chunk.location``. Segment and Citation
+    # have no such properties.
     @property
     def source(self) -> str:
+        """Compatibility alias of ``location.source``."""
         return self.location.source
 
     @property
     def slide(self) -> int | None:
+        """Compatibility alias of ``location.slide``."""
         return self.location.slide
 
     @property
     def page(self) -> int | None:
+        """Compatibility alias of ``location.page``."""
         return self.location.page
 
     @property
     def title(self) -> str:
+        """Compatibility alias of ``location.title``."""
         return self.location.title
 
     @property
     def section(self) -> str | None:
+        """Compatibility alias of ``location.section``."""
         return self.location.section
 
 
@@ -211,21 +210,11 @@ class Passage:
 class Citation:
     """Where a piece of the answer came from: ``n`` matches the ``[n]`` marker."""
 
-    # Flat because the answerer (rag.answering) builds citations field by field; the
-    # API maps :attr:`location`.
     n: int
     chunk_id: str
-    source: str
-    slide: int | None
-    page: int | None
-    title: str
-    section: str | None
+    location: Location
     quote: str
     score: float
-
-    @property
-    def location(self) -> Location:
-        return Location(self.source, self.slide, self.page, self.title, self.section)
 
 
 @dataclass(frozen=True, slots=True)

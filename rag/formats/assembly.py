@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from rag.datatypes import Part, Segment
+from rag.datatypes import Location, Part, Segment
 
 BLOCK_SEPARATOR = "\n\n"
 
@@ -66,7 +66,7 @@ class TextAssembler:
         start = self._append(text)
         if not indexed:
             return None
-        segment = Segment(self.source, slide, page, title, section, text, start, start + len(text))
+        segment = Segment(Location(self.source, slide, page, title, section), text, start, start + len(text))
         self.segments.append(segment)
         return segment
 
@@ -79,7 +79,7 @@ class TextAssembler:
 
 def part_text(segments: Iterable[Segment]) -> str:
     """A part's browsable text: each segment under its section name."""
-    return BLOCK_SEPARATOR.join(f"{s.section}\n{s.text}" if s.section else s.text for s in segments)
+    return BLOCK_SEPARATOR.join(f"{s.location.section}\n{s.text}" if s.location.section else s.text for s in segments)
 
 
 def single_part(title: str, segments: Iterable[Segment]) -> Part:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
-from rag.datatypes import Document, Part, Segment
+from rag.datatypes import Document, Location, Part, Segment
 from rag.formats.assembly import part_text
 
 _SLIDE = re.compile(r"<!--\s*Slide number:\s*(\d+)\s*-->")
@@ -39,7 +40,7 @@ def load_markdown(source: str, text: str, sha256: str) -> Document:
 def load_text(source: str, text: str, sha256: str) -> Document:
     title = Path(source).stem.replace("-", " ").replace("_", " ")
     segments = [
-        Segment(source, None, None, title, None, text[s:e], s, e) for s, e in _paragraphs(text, 0, len(text))
+        Segment(Location(source, None, None, title, None), text[s:e], s, e) for s, e in _paragraphs(text, 0, len(text))
     ]
     part = Part(None, None, title, None, text.strip())
     return Document(source, title, text, sha256, tuple(segments), (part,), {})
@@ -100,7 +101,7 @@ def _parse_slide(
     for kind, b_start, b_end in blocks:
         if kind == "table":
             segments.extend(
-                Segment(source, slide, None, title, "Resources", text[s:e], s, e)
+                Segment(Location(source, slide, None, title, "Resources"), text[s:e], s, e)
                 for s, e in _table_cells(text, b_start, b_end)
             )
             continue
@@ -111,14 +112,14 @@ def _parse_slide(
             scenario = text[s:e].strip()
         first_prose = False
         segments.extend(
-            Segment(source, slide, None, title, name, text[s:e], s, e) for name, s, e in sections
+            Segment(Location(source, slide, None, title, name), text[s:e], s, e) for name, s, e in sections
         )
     if scenario:
         title = f"{title}: {scenario}"
-        segments = [Segment(g.source, g.slide, g.page, title, g.section, g.text, g.start, g.end) for g in segments]
+        segments = [replace(g, location=replace(g.location, title=title)) for g in segments]
     if notes:
         segments.extend(
-            Segment(source, slide, None, title, "Notes", text[s:e], s, e)
+            Segment(Location(source, slide, None, title, "Notes"), text[s:e], s, e)
             for s, e in _paragraphs(text, notes.end(), end)
         )
     return segments, title or f"Slide {slide}", scenario
@@ -202,6 +203,6 @@ def _parse_headed(source: str, text: str, body_start: int) -> tuple[list[Segment
         for ps, pe in _paragraphs(text, s, e):
             if _IMAGE.fullmatch(text[ps:pe].strip()):
                 continue
-            segments.append(Segment(source, None, None, doc_title, section, text[ps:pe], ps, pe))
+            segments.append(Segment(Location(source, None, None, doc_title, section), text[ps:pe], ps, pe))
     part = Part(None, None, doc_title, None, part_text(segments))
     return segments, [part]

@@ -1,4 +1,4 @@
-"""PDF (pypdf): one part per page, ``Segment.page`` 1-based.
+"""PDF (pypdf): one part per page, a segment's ``location.page`` 1-based.
 
 A PDF has no reliable headings in its text, so sections come from the document
 outline (bookmarks) when it has one: an entry opens its section at the line of its

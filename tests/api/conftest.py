@@ -122,11 +122,7 @@ class FakePipeline:
         citation = Citation(
             n=1,
             chunk_id=best.chunk_id,
-            source=best.source,
-            slide=best.slide,
-            page=best.page,
-            title=best.title,
-            section=best.section,
+            location=best.location,
             quote=best.text[:40],
             score=passages[0].score,
         )

@@ -23,16 +23,16 @@ OUT_OF_SCOPE = [
 @pytest.mark.parametrize(("slide", "question"), SCENARIO_QUESTIONS)
 def test_scenario_paraphrase_retrieves_its_slide_first(pipeline, slide: int, question: str) -> None:  # type: ignore[no-untyped-def]
     assert pipeline.search(question, 5)[0].chunk.slide == slide
-    assert pipeline.answer(question).citations[0].slide == slide
+    assert pipeline.answer(question).citations[0].location.slide == slide
 
 
 def test_billing_question_is_answered_from_slide_9(pipeline) -> None:  # type: ignore[no-untyped-def]
     answer = pipeline.answer("Who handles billing questions once my customer buys through a CSP partner?")
     assert not answer.abstained
-    assert answer.citations[0].slide == 9
+    assert answer.citations[0].location.slide == 9
     # the partner's duty, quoted and cited to its own section of slide 9
     billing = [c for c in answer.citations if "billing" in c.quote]
-    assert [(c.slide, c.section) for c in billing] == [(9, "What does the partner do?")]
+    assert [(c.location.slide, c.location.section) for c in billing] == [(9, "What does the partner do?")]
     assert f"including technical, billing, and licensing support. [{billing[0].n}]" in answer.text
 
 

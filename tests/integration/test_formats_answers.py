@@ -79,14 +79,14 @@ def test_answers_cite_the_other_formats(mixed: Pipeline, question: str, source: 
     answer = mixed.answer(question)
     assert not answer.abstained, question
     first = answer.citations[0]
-    assert (first.source, first.slide, first.page) == (source, slide, page), first
+    assert first.location.place == (source, slide, page), first
     if section is not None:
-        assert first.section == section
+        assert first.location.section == section
     assert first.quote in answer.text.replace(f" [{first.n}]", "")  # quoted verbatim
 
 
 def test_deck_questions_still_cite_the_deck(mixed: Pipeline) -> None:
     answer = mixed.answer("Who handles billing questions once my customer buys through a CSP partner?")
-    assert (answer.citations[0].source, answer.citations[0].slide) == ("csp-for-sellers.md", 9)
+    assert answer.citations[0].location.place == ("csp-for-sellers.md", 9, None)
     sources = {s.source for s in mixed.sources()}
     assert sources == {"csp-for-sellers.md", "onboarding.pptx", "handbook.docx", "deal-desk.html", "offers.pdf"}

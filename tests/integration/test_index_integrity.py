@@ -196,7 +196,7 @@ def test_a_build_killed_mid_write_leaves_the_previous_index_current(
     loaded = load_index(index_copy)
     assert loaded.manifest.index_version == good.index_version and loaded.path == current_build(index_copy)
     answer = Pipeline(settings, loaded, embedder).answer(BILLING)
-    assert not answer.abstained and answer.citations[0].slide == 9
+    assert not answer.abstained and answer.citations[0].location.slide == 9
 
     # The next successful build removes what the killed one left behind.
     build_index(settings, embedder)

@@ -82,7 +82,7 @@ def test_serving_path_does_not_import_torch(index_dir: Path) -> None:
     code = (
         "import sys; from rag.config import Settings; from rag.pipeline import Pipeline; "
         "p = Pipeline.from_settings(Settings.from_env()); a = p.answer('renewal of an EA coming up'); "
-        "print(p.embedder.backend, a.citations[0].slide, 'torch' in sys.modules, "
+        "print(p.embedder.backend, a.citations[0].location.slide, 'torch' in sys.modules, "
         "'sentence_transformers' in sys.modules)"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | {"RAG_INDEX_DIR": str(index_dir)}

@@ -24,7 +24,7 @@ def deck():  # type: ignore[no-untyped-def]
 
 def test_chunks_follow_slides_and_sections_and_budgets(deck) -> None:  # type: ignore[no-untyped-def]
     chunks = chunk_document(deck, ChunkingConfig(max_tokens=40, overlap_sentences=1), WORD_BUDGET)
-    segments = {(s.slide, s.section) for s in deck.segments}
+    segments = {(s.location.slide, s.location.section) for s in deck.segments}
     for c in chunks:
         assert (c.slide, c.section) in segments
         assert c.n_tokens <= 40 and c.n_model_tokens <= 60

@@ -33,18 +33,18 @@ def test_deck_has_13_slides_with_titles(deck) -> None:  # type: ignore[no-untype
 
 def test_scenario_slides_have_the_three_role_sections(deck) -> None:  # type: ignore[no-untyped-def]
     for slide in range(4, 12):
-        sections = {s.section for s in deck.segments if s.slide == slide}
+        sections = {s.location.section for s in deck.segments if s.location.slide == slide}
         assert sections == ROLE_SECTIONS, slide
         part = deck.parts[slide - 1]
         assert part.scenario and part.title == f"Scenario {slide - 3}: {part.scenario}"
 
 
 def test_general_slide_sections_table_and_metadata(deck) -> None:  # type: ignore[no-untyped-def]
-    assert {s.section for s in deck.segments if s.slide == 2} >= {
+    assert {s.location.section for s in deck.segments if s.location.slide == 2} >= {
         "What should you do in this case?",
         "What should you know?",
     }
-    cells = [s.text for s in deck.segments if s.slide == 12]
+    cells = [s.text for s in deck.segments if s.location.slide == 12]
     assert cells[0] == "Cloud services purchasing guidance resources site"
     assert "Partner Co-sell Portal" in cells and all("|" not in c for c in cells)
     assert deck.title == "CSP for Sellers"
@@ -69,12 +69,12 @@ def test_plain_markdown_text_and_notes(tmp_path: Path) -> None:
     assert set(docs) == {"guide.md", "memo.txt", "deck.md"}
     guide = docs["guide.md"]
     assert guide.title == "Purchasing guide"
-    assert [(s.section, s.text) for s in guide.segments] == [
+    assert [(s.location.section, s.text) for s in guide.segments] == [
         ("Purchasing guide", "Intro line."),
         ("Billing", "Partners bill monthly."),
     ]
     assert [s.text for s in docs["memo.txt"].segments] == ["First paragraph.", "Second paragraph."]
-    notes = [s for s in docs["deck.md"].segments if s.section == "Notes"]
+    notes = [s for s in docs["deck.md"].segments if s.location.section == "Notes"]
     assert [n.text for n in notes] == ["Speaker says hello."]
 
 

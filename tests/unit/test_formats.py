@@ -160,7 +160,7 @@ def test_pptx_slides_sections_tables_and_notes(tmp_path: Path) -> None:
         (1, None, "Partners may drive CSP deals"),
         (2, None, "Learn more"),
     ]
-    assert [(s.slide, s.section, s.text) for s in doc.segments] == [
+    assert [(s.location.slide, s.location.section, s.text) for s in doc.segments] == [
         (1, None, "Partners sell through CSP to managed customers."),
         (1, QUESTION, "Work with the partner on value.\nKeep the customer informed."),
         (1, "Notes", "Mention the billing change."),
@@ -170,7 +170,7 @@ def test_pptx_slides_sections_tables_and_notes(tmp_path: Path) -> None:
         (2, "Table", "Partner Center"),
         (2, "Table", "Online"),
     ]
-    assert all(s.title == doc.parts[s.slide - 1].title for s in doc.segments if s.slide)
+    assert all(s.location.title == doc.parts[s.location.slide - 1].title for s in doc.segments if s.location.slide)
     chunks = assert_verbatim(doc)
     notes = [c for c in chunks if c.section == "Notes"]
     assert [(c.slide, c.text) for c in notes] == [(1, "Mention the billing change.\nAsk about renewal dates.")]
@@ -183,8 +183,8 @@ def test_pdf_pages_are_one_based_and_outline_entries_are_sections(tmp_path: Path
 
     doc = _load(tmp_path, "plain.pdf")
     assert doc.title == "plain" and [(p.page, p.title) for p in doc.parts] == [(1, "Page 1"), (2, "Page 2")]
-    assert {s.section for s in doc.segments} == {None}
-    assert [(s.page, s.text) for s in doc.segments] == [
+    assert {s.location.section for s in doc.segments} == {None}
+    assert [(s.location.page, s.text) for s in doc.segments] == [
         (1, "Purchasing guide Partners bill the customer every month."),
         (1, "- Pay by invoice"),
         (1, "- Pay by card"),
@@ -194,7 +194,7 @@ def test_pdf_pages_are_one_based_and_outline_entries_are_sections(tmp_path: Path
 
     doc = _load(tmp_path, "outlined.pdf")
     assert doc.title == "Purchasing Guide" and [p.title for p in doc.parts] == ["Page 1", "Billing"]
-    assert [(s.page, s.section) for s in doc.segments][-1] == (2, "Billing")
+    assert [(s.location.page, s.location.section) for s in doc.segments][-1] == (2, "Billing")
     assert doc.segments[-1].text == "Invoices come from the partner (not Microsoft). Credits follow the contract."
     assert {c.page for c in assert_verbatim(doc)} == {1, 2}
 
@@ -211,7 +211,7 @@ def test_docx_headings_become_sections(tmp_path: Path) -> None:
     doc = _load(tmp_path, "guide.docx")
     assert doc.title == "Seller guide"
     assert [(p.slide, p.page, p.title) for p in doc.parts] == [(None, None, "Seller guide")]
-    assert [(s.section, s.text) for s in doc.segments] == [
+    assert [(s.location.section, s.text) for s in doc.segments] == [
         ("Seller guide", "Read this before a CSP deal."),
         ("Billing", "Partners bill monthly."),
         ("Billing", "Who"),
@@ -231,7 +231,7 @@ def test_html_headings_become_sections_and_page_chrome_is_dropped(tmp_path: Path
     )
     doc = _load(tmp_path, "page.html")
     assert doc.title == "CSP & sellers"
-    assert [(s.section, s.text) for s in doc.segments] == [
+    assert [(s.location.section, s.text) for s in doc.segments] == [
         ("Partner guide", "Intro with bold words."),
         ("Billing", "Partners bill monthly."),
         ("Billing", "First item"),

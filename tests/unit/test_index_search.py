@@ -113,7 +113,7 @@ def test_compose_answer_cites_verbatim_sentences_and_abstains() -> None:
         cfg,
         "v1",
     )
-    assert not answer.abstained and answer.citations[0].slide == 9
+    assert not answer.abstained and answer.citations[0].location.slide == 9
     assert answer.text.startswith("Partners give billing support. [1]")
     assert "Unrelated remark." not in answer.text
     assert "Billing is also done by partners." not in answer.text  # near-duplicate of [1]

@@ -129,7 +129,7 @@ def test_yes_no_question_gets_the_verdict_first_and_far_passages_give_nothing() 
     yes_no = compose_answer("Can I offer discounts to win?", passages, q, vectors, cfg, "v",
                             intent=read_intent("Can I offer discounts to win?"))
     assert yes_no.text.startswith("Do not offer concessions to compete. [1]")
-    assert {c.slide for c in yes_no.citations} == {4}  # slide 9 scored too far behind to be quoted
+    assert {c.location.slide for c in yes_no.citations} == {4}  # slide 9 scored too far behind to be quoted
     plain = compose_answer("how do I compete?", passages, q, vectors, cfg, "v", intent=read_intent("how do I compete?"))
     assert plain.text.startswith("Use empowerment in compete scenarios. [1]")
     assert "Other scenario sentence." not in plain.text
