@@ -192,7 +192,7 @@ def reusable_vectors(
         for sentence in chunk.sentences:
             vector = previous.sentence_vectors[previous.sentence_rows[sentence_key(loc.source, sentence)]]
             text = sentence_embed_text(chunk, sentence)
-            asked = previous.questions.of(loc.source, loc.slide, loc.page, sentence.text)
+            asked = previous.questions.of(loc.place, sentence.text)
             if asked:
                 blended.setdefault((text, asked), vector)  # a blend, not the sentence's own vector
             else:
@@ -211,10 +211,10 @@ def _questions_per_sentence(
     for chunk in chunks:
         loc = chunk.location
         for sentence in chunk.sentences:
-            named.setdefault(sentence_key(loc.source, sentence), (loc.source, loc.slide, loc.page, sentence.text))
+            named.setdefault(sentence_key(loc.source, sentence), (loc.place, sentence.text))
     gone = questions.unmatched(named.values())
     if gone:
-        source, slide, page, text = gone[0]
+        (source, slide, page), text = gone[0]
         where = f"slide {slide}" if slide is not None else f"page {page}" if page is not None else "its source"
         log.warning(
             "%s: %d entr%s name a sentence the corpus does not have (first: %s of %s, \"%s\"): update them",

@@ -61,9 +61,6 @@ class Conditions:
     """+1: the customer is moving to CSP; -1: away from CSP (to EA, an MCA, direct)."""
 
 
-NONE = Conditions()
-
-
 def read_conditions(text: str) -> Conditions:
     """The conditions ``text`` states; a doubt ("not sure their partner can deliver") or a
     question about one ("can the partner support it?") states nothing."""

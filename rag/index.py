@@ -251,7 +251,7 @@ def assemble_index(
     heading_vectors: np.ndarray,
     exact_max_vectors: int,
     build_seconds: float,
-    questions: SentenceQuestions | None = None,
+    questions: SentenceQuestions,
 ) -> Index:
     """An in-memory index from embedded chunks and sentences."""
     dense = DenseIndex.build(chunk_vectors, exact_max_vectors)
@@ -284,7 +284,7 @@ def assemble_index(
         heading_vectors=np.ascontiguousarray(heading_vectors, dtype=np.float32),
         heading_rows=heading_rows(chunks, sources, headings),
         headings=tuple(headings),
-        questions=questions or SentenceQuestions(),
+        questions=questions,
     )
 
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from rag.acronyms import expand
 from rag.batching import LRU, normalise_question
-from rag.conditions import conflicts, read_conditions
+from rag.conditions import Conditions, conflicts, read_conditions
 from rag.config import RetrievalConfig
 from rag.datatypes import Passage
 from rag.embedding import Embedder
@@ -76,9 +76,9 @@ class Retriever:
         self._role_codes = np.asarray([_ROLE_CODES[section_role(c.section)] for c in index.chunks], dtype=np.int8)
         # what each chunk's scenario states (partner can / cannot serve; toward / away from CSP)
         stated = [read_conditions(h) for h in index.headings]
-        rows_of = np.asarray(index.heading_rows, dtype=np.int64)
-        self._partner_can = np.asarray([c.partner_can for c in stated], dtype=np.int8)[rows_of] if stated else rows_of
-        self._toward_csp = np.asarray([c.toward_csp for c in stated], dtype=np.int8)[rows_of] if stated else rows_of
+        heading_of = np.asarray(index.heading_rows, dtype=np.int64)
+        self._partner_can = np.asarray([c.partner_can for c in stated], dtype=np.int8).reshape(-1)[heading_of]
+        self._toward_csp = np.asarray([c.toward_csp for c in stated], dtype=np.int8).reshape(-1)[heading_of]
         # each chunk's sentence rows as one flat array with offsets (CSR)
         rows = [index.sentence_rows[sentence_key(c.source, s)] for c in index.chunks for s in c.sentences]
         self._sentence_rows = np.asarray(rows, dtype=np.int64)
@@ -101,7 +101,7 @@ class Retriever:
         t1 = time.perf_counter()
         intent = read_intent(question)
         lexical_question = expand(asked, self.index.acronyms)
-        passages = self._rank(query, lexical_question, intent, k, asked)
+        passages = self._rank(query, lexical_question, intent, read_conditions(asked), k)
         t2 = time.perf_counter()
         terms = frozenset(analyse(lexical_question, self.index.synonyms))
         timing = {"embed": (t1 - t0) * 1000, "search": (t2 - t1) * 1000}
@@ -111,7 +111,7 @@ class Retriever:
         return self.retrieve(question, k).passages
 
     def _rank(
-        self, query: np.ndarray, lexical_question: str, intent: Intent, k: int, asked: str
+        self, query: np.ndarray, lexical_question: str, intent: Intent, stated: Conditions, k: int
     ) -> tuple[Passage, ...]:
         cfg = self._cfg
         depth = max(cfg.candidates, k)
@@ -128,7 +128,7 @@ class Retriever:
         lex = np.asarray([lexical.get(r, 0.0) for r in rows])
         lex = lex / best_lexical if best_lexical > 0 else np.zeros(len(rows))
         role = self._role_codes[rows] == _ROLE_CODES[intent.role]
-        conflict = conflicts(read_conditions(asked), self._partner_can[rows], self._toward_csp[rows])
+        conflict = conflicts(stated, self._partner_can[rows], self._toward_csp[rows])
         score = (
             cfg.dense_weight * dense
             + cfg.heading_weight * heading
@@ -162,4 +162,3 @@ class Retriever:
         cosines = self.index.sentence_vectors[picked] @ query
         best = np.maximum.reduceat(cosines, np.concatenate(([0], np.cumsum(sizes)[:-1])).clip(max=picked.size - 1))
         return np.where(sizes > 0, best, 0.0)
-

@@ -29,25 +29,26 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.datatypes import Place
 from rag.errors import CorpusError
 from rag.word_lists import read_list
 
 QUESTIONS_FILE = "questions.json"
 
-SentenceText = tuple[str, int | None, int | None, str]
-"""(source, slide, page, the sentence's text): how an entry names its sentence. The slide
-(or page) is part of the name: "With the partner, identify what will drive growth…" is
-in three scenarios, and a seller asks it differently in each."""
+SentenceText = tuple[Place, str]
+"""(where, the sentence's text): how an entry names its sentence. The slide (or page) is
+part of the name: "With the partner, identify what will drive growth…" is in three
+scenarios, and a seller asks it differently in each."""
 
 
 @dataclass(frozen=True)
 class SentenceQuestions:
-    """Questions per sentence, keyed by (source, sentence text)."""
+    """Questions per sentence, keyed by its place (source, slide, page) and text."""
 
     by_sentence: Mapping[SentenceText, tuple[str, ...]] = field(default_factory=dict)
 
-    def of(self, source: str, slide: int | None, page: int | None, text: str) -> tuple[str, ...]:
-        return self.by_sentence.get((source, slide, page, text), ())
+    def of(self, place: Place, text: str) -> tuple[str, ...]:
+        return self.by_sentence.get((place, text), ())
 
     def __len__(self) -> int:
         return len(self.by_sentence)
@@ -56,7 +57,7 @@ class SentenceQuestions:
         return {
             "sentences": [
                 {"source": source, "slide": slide, "page": page, "sentence": text, "questions": list(questions)}
-                for (source, slide, page, text), questions in self.by_sentence.items()
+                for ((source, slide, page), text), questions in self.by_sentence.items()
             ]
         }
 
@@ -83,7 +84,7 @@ def parse(data: object, where: str) -> SentenceQuestions:
             raise CorpusError(f'{where}: entry {n}: "slide" and "page" must be whole numbers')
         if not (isinstance(questions, list) and all(isinstance(q, str) and q.strip() for q in questions)):
             raise CorpusError(f'{where}: entry {n} ("{text[:40]}…"): "questions" must be a list of texts')
-        key = (source, slide, page, text)
+        key = ((source, slide, page), text)
         if key in out:
             raise CorpusError(f'{where}: entry {n} ("{text[:40]}…") repeats an earlier sentence')
         if questions:

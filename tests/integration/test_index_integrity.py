@@ -210,7 +210,7 @@ def test_every_listed_question_names_a_sentence_of_the_built_index(pipeline) -> 
     from tests.conftest import CORPUS
 
     index = pipeline.index
-    present = [(c.source, c.slide, c.page, s.text) for c in index.chunks for s in c.sentences]
+    present = [(c.location.place, s.text) for c in index.chunks for s in c.sentences]
     listed = load_questions(CORPUS)
     assert listed.unmatched(present) == []
     assert index.questions == listed  # what the build blended in, saved beside the vectors

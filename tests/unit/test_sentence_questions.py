@@ -57,15 +57,16 @@ def test_an_entry_without_questions_is_left_out_and_the_rest_round_trips() -> No
         ]
     }
     questions = parse(data, "q.json")
-    assert questions.of("a.md", None, None, "Keep it.") == ("what do I keep?",)
-    assert questions.of("a.md", None, None, "Microsoft Confidential.") == ()
+    assert questions.of(("a.md", None, None), "Keep it.") == ("what do I keep?",)
+    assert questions.of(("a.md", None, None), "Microsoft Confidential.") == ()
     assert parse(json.loads(json.dumps(questions.to_json())), "again") == questions
 
 
 def test_unmatched_names_entries_whose_sentence_is_gone() -> None:
-    questions = SentenceQuestions({("a.md", 2, None, "Old wording."): ("q?",), ("a.md", 2, None, "Kept."): ("k?",)})
-    present = [("a.md", 2, None, "Kept."), ("a.md", 2, None, "New wording."), ("a.md", 3, None, "Old wording.")]
-    assert questions.unmatched(present) == [("a.md", 2, None, "Old wording.")]
+    slide2, slide3 = ("a.md", 2, None), ("a.md", 3, None)
+    questions = SentenceQuestions({(slide2, "Old wording."): ("q?",), (slide2, "Kept."): ("k?",)})
+    present = [(slide2, "Kept."), (slide2, "New wording."), (slide3, "Old wording.")]
+    assert questions.unmatched(present) == [(slide2, "Old wording.")]
 
 
 def test_the_same_sentence_on_two_slides_has_its_own_questions_on_each() -> None:
@@ -76,7 +77,7 @@ def test_the_same_sentence_on_two_slides_has_its_own_questions_on_each() -> None
         ]
     }
     questions = parse(data, "q.json")
-    assert questions.of("a.md", 5, None, "Grow.") == ("grow a CSP account?",)
+    assert questions.of(("a.md", 5, None), "Grow.") == ("grow a CSP account?",)
 
 
 def test_a_slide_must_be_a_number() -> None:
