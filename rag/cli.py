@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import textwrap
 import time
@@ -127,6 +128,16 @@ def _feedback_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`rag ask … | head -1`): it had what it wanted. Without this,
+        # Python prints a traceback here and again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+
+
+def _main(argv: Sequence[str] | None) -> int:
     commands = {c.name: c for c in all_commands()}
     args = build_parser(list(commands.values())).parse_args(argv)
     logging.basicConfig(

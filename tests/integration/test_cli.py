@@ -99,3 +99,20 @@ def test_missing_corpus_and_unreadable_index(tmp_path: Path) -> None:
     out = _rag("ask", "hello there", env=env)
     assert out.returncode == 1 and "missing: run `rag index`" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_reader_that_goes_away_is_no_traceback(cli_env: dict[str, str]) -> None:
+    """`rag ask … | head -1`: the pipe's reader is gone before rag writes."""
+    args = ("ask", "Who handles billing once my customer buys through CSP?")
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+        out = subprocess.run(
+            [sys.executable, "-m", "rag", *args], cwd=ROOT, env=base | cli_env, stdout=write,
+            stderr=subprocess.PIPE, text=True, timeout=300,
+        )
+    finally:
+        os.close(write)
+    assert "Traceback" not in out.stderr and "BrokenPipeError" not in out.stderr, out.stderr
+    assert out.returncode == 1
