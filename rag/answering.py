@@ -311,7 +311,9 @@ def _cite(chosen: list[_Candidate]) -> tuple[tuple[Citation, ...], str]:
             order.append(cid)
             groups[cid] = []
         groups[cid].append(c)
-    first = chosen[0] if chosen else None
+    # The answer's first sentence (a verdict) leads its group, unless it carries on from
+    # another ("In that case, develop the deal…"): then source order puts it after that one.
+    first = chosen[0] if chosen and not _CONTINUES.search(chosen[0].sentence.text) else None
     citations: list[Citation] = []
     parts: list[str] = []
     for n, cid in enumerate(order, start=1):

@@ -107,7 +107,7 @@ class Pipeline:
         )
         if strong and own.passages and place_of(own.passages[0].chunk) not in cited:
             return own, None  # it says where it is: a change of topic
-        return self.retriever.retrieve(question, top_k, context=context.text), context.turn
+        return self.retriever.retrieve_followup(own, context.text, top_k), context.turn
 
     def sources(self) -> tuple[SourceInfo, ...]:
         return self.index.sources

@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from rag.datatypes import Turn
 from tests.conftest import ROOT
 from tests.scenario_questions import SCENARIO_QUESTIONS
 
@@ -49,6 +50,16 @@ def test_the_scenario_whose_conditions_the_question_states_comes_first(  # type:
     pipeline, question: str, slide: int
 ) -> None:
     assert pipeline.search(question, 5)[0].chunk.slide == slide
+
+
+def test_a_follow_up_is_answered_for_itself_from_the_threads_scenario(pipeline) -> None:  # type: ignore[no-untyped-def]
+    first = "I want to upsell a customer who already buys through a CSP partner."
+    earlier = pipeline.answer(first)
+    history = (Turn(first, tuple(c.chunk_id for c in earlier.citations)),)
+    follow_up = pipeline.answer("and for SMC sellers?", history=history)
+    assert follow_up.context_turn == 0 and {c.location.slide for c in follow_up.citations} == {5}
+    # the sentence that answers this question leads, not a repeat of the earlier answer
+    assert follow_up.text.startswith("SMC sellers: Use Daily Recommender")
 
 
 @pytest.mark.parametrize(

@@ -125,3 +125,21 @@ def test_compose_answer_cites_verbatim_sentences_and_abstains() -> None:
     assert out.abstained and out.text == NOT_COVERED and out.citations == ()
     assert out.suggestions == ("Slide 9",) and out.confidence < 0.5 < confidence(0.9, 0.5)
     assert dim == 4
+
+
+def test_a_continuation_chosen_first_follows_the_sentence_it_carries_on_from() -> None:
+    q = np.array([1, 0, 0], dtype=np.float32)
+    vecs = {
+        "The customer may buy under the MCA.": np.array([0.6, 0.8, 0], np.float32),
+        "In that case, develop the deal and proposal.": np.array([1, 0, 0], np.float32),
+        "Unrelated remark.": np.array([0, 0, 1], np.float32),
+    }
+    a = _chunk("a", 8, list(vecs))
+    cfg = AnswerConfig(min_evidence=0.5)
+    answer = compose_answer(
+        "what do I do when they buy direct?", [Passage(a, 0.9, 1, 0.9, 1.0)], q, lambda _s, s: vecs[s.text], cfg, "v1"
+    )
+    # the best sentence carries on from the one before it: both are quoted, in the deck's order
+    assert answer.text == (
+        "The customer may buy under the MCA. [1] In that case, develop the deal and proposal. [1]"
+    )
