@@ -76,6 +76,7 @@ _ASKS_WHICH = re.compile(r"^\s*(?:is|are|was|were|do|does)\b.*\b(?:or)\b", re.IG
 
 _FIGURE = re.compile(
     r"\bhow\s+much\b|\bhow\s+many\s+(?:days|weeks|months|hours|dollars|euros|seats|licen[cs]es|users)\b"
+    r"|\bhow\s+long\s+(?:does|do|did|will|would|should|can|could|is|are)\b"  # a duration: so many days
     r"|\b(?:what|which)\b[^?]*\b(?:cost|costs|price|prices|margin|margins|rate card)\b"
     r"|\bper\s+(?:user|seat|licen[cs]e|month|hour|year)\b"
     r"|\b(?:refund|cancellation)\s+window\b|\bquota\s+(?:number|target|figure)\b",

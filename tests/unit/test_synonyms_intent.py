@@ -141,6 +141,8 @@ def test_yes_no_question_gets_the_verdict_first_and_far_passages_give_nothing() 
         ("What does Microsoft 365 E3 cost per user per month?", Wants.FIGURE),
         ("how much does Unified Support cost for a big customer?", Wants.FIGURE),
         ("what margin does a reseller make?", Wants.FIGURE),
+        ("how long does a move from CSP back to EA take?", Wants.FIGURE),
+        ("how should I approach a long renewal?", Wants.GUIDANCE),
         ("who sets the price on a CSP deal, me or the partner?", Wants.GUIDANCE),
         ("what's the deadline for my Q4 forecast?", Wants.DATE),
         ("when should I involve the partner?", Wants.GUIDANCE),
