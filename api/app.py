@@ -32,10 +32,10 @@ from api.page import PAGE_ROUTES
 from api.probes import PROBES
 from api.ratelimit import RateLimiter
 from api.readiness import Loader, Readiness, Service, load, load_pipeline
-from api.reindex import Rebuild, Reindexer, rebuild_pipeline, watch_corpus
+from api.reindex import Rebuild, Reindexer, follow_pipeline, follow_store, rebuild_pipeline, watch_corpus
 from api.routes import v1_router
 from rag.config import Settings
-from rag.feedback import FEEDBACK_DB
+from rag.feedback import open_feedback_store
 
 API_VERSION = "1.0.0"
 
@@ -77,16 +77,25 @@ def create_app(
         gate=gate,
         conversations=Conversations(),
     )
-    feedback = FeedbackSink(settings.data_dir / FEEDBACK_DB)  # opened in its lifespan, off the event loop
+    feedback = FeedbackSink(lambda: open_feedback_store(settings))  # opened in its lifespan, off the event loop
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         ctx = context_of(app.state)
         async with anyio.create_task_group() as tasks:
-            if ctx.readiness.pipeline is None:
-                tasks.start_soon(load, ctx.readiness, ctx.settings, loader or load_pipeline, _track_index(metrics))
+            first_load = ctx.readiness.pipeline is None
+
+            async def load_now() -> None:
+                await load(ctx.readiness, ctx.settings, loader or load_pipeline, _track_index(metrics))
+
+            if first_load:
+                tasks.start_soon(load_now)
             if server.watch_seconds > 0:
                 tasks.start_soon(watch_corpus, ctx.reindexer, ctx.readiness, ctx.settings, server.watch_seconds)
+            if settings.store.url and settings.store.poll_seconds > 0:
+                tasks.start_soon(follow_store, ctx.reindexer, ctx.readiness, ctx.settings,
+                                 settings.store.poll_seconds, _track_index(metrics), follow_pipeline,
+                                 load_now if first_load else None)
             try:
                 yield
             finally:

@@ -36,7 +36,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         settings = replace(settings, server=replace(server, watch_seconds=args.watch))
     if settings.server.watch_seconds > 0 and (args.workers or server.workers) > 1:
         raise ConfigError("--watch works with one worker: each worker would rebuild the index on its own")
-    if not settings.index.auto_rebuild:
+    if not settings.index.auto_rebuild and not settings.store.url:  # the store checks its own on load
         from rag.index import verify_index
 
         # It may not rebuild, so a damaged index would only ever be a 503: refuse to start

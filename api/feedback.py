@@ -1,9 +1,11 @@
 """``POST /v1/feedback``: a seller's verdict on an answer, stored durably.
 
-The store is :class:`rag.feedback.FeedbackStore` (SQLite in WAL mode) at
-``settings.data_dir / FEEDBACK_DB``. :class:`FeedbackSink` opens it in the app's
-lifespan and every write runs in a worker thread: SQLite blocks, and a write returns
-only once it is committed to disk, so a 201 means the record survives a crash.
+The store is :func:`rag.feedback.open_feedback_store`'s: SQLite in WAL mode at
+``settings.data_dir / FEEDBACK_DB``, or the shared PostgreSQL database when ``RAG_STORE``
+is set. :class:`FeedbackSink` opens it in the app's lifespan and every write runs in a
+worker thread: both block, and a write returns only once it is committed, so a 201 means
+the record survives a crash of this process. A store that fails a write (the database
+went away) is a 503 ``feedback_unavailable``: the client may retry, nothing was acknowledged.
 
 The route has its own ``/v1`` router with the same guards as :func:`api.routes.v1_router`
 (API key when keys are configured, then the rate limit) and the same body rules as the
@@ -13,9 +15,8 @@ other POST routes: JSON content type, strict types, unknown fields refused, size
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -32,7 +33,7 @@ from api.guards import authenticate, rate_limit
 from api.mapping import feedback_record, feedback_response
 from api.routes import SECURITY_SCHEMES
 from api.schemas import FeedbackRequest, FeedbackResponse
-from rag.feedback import FeedbackError, FeedbackStore
+from rag.feedback import FeedbackError, FeedbackRecords
 
 log = logging.getLogger("rag.api")
 
@@ -48,9 +49,9 @@ class FeedbackSink:
     feedback request tries again and gets a 503 while it still fails.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._store: FeedbackStore | None = None
+    def __init__(self, opener: Callable[[], FeedbackRecords]) -> None:
+        self._open = opener
+        self._store: FeedbackRecords | None = None
         self._lock = anyio.Lock()
 
     @asynccontextmanager
@@ -59,14 +60,14 @@ class FeedbackSink:
             await self.store()
         yield
 
-    async def store(self) -> FeedbackStore:
+    async def store(self) -> FeedbackRecords:
         """The open store (opened now, in a worker thread, if it is not yet); else a 503."""
         if self._store is not None:
             return self._store
         async with self._lock:
             if self._store is None:
                 try:
-                    self._store = await anyio.to_thread.run_sync(FeedbackStore, self.path)
+                    self._store = await anyio.to_thread.run_sync(self._open)
                 except FeedbackError as exc:
                     log.error("feedback cannot be stored: %s", exc)
                     raise ApiError(
@@ -106,7 +107,12 @@ async def submit_feedback(
     question = checked_question(body.question, context.settings.server.max_question_chars)
     store = await sink_of(state).store()
     # Bounded like the pipeline calls, but never timed out: a 201 must mean "stored".
-    saved = await context.gate.run(store.add, feedback_record(body, question), timeout=False)
+    try:
+        saved = await context.gate.run(store.add, feedback_record(body, question), timeout=False)
+    except FeedbackError as exc:
+        log.error("feedback not stored: %s", exc)
+        raise ApiError(503, "feedback_unavailable",
+                       "feedback cannot be stored at the moment: the server log has the details") from None
     return feedback_response(saved)
 
 

@@ -170,4 +170,5 @@ def _redacted(settings: Settings) -> dict[str, Any]:
     data: dict[str, Any] = to_dict(settings)
     data = {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
     data["server"] = dict(data["server"]) | {"api_keys": f"<{len(settings.server.api_keys)} key(s)>"}
+    data["store"] = dict(data["store"]) | {"url": settings.store.shown_url}
     return data

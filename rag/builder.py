@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict
 
 import numpy as np
 
@@ -30,14 +30,12 @@ from rag.index import (
     assemble_index,
     distinct_headings,
     distinct_sentences,
-    load_index,
-    read_manifest,
-    save_index,
     sentence_embed_text,
     sentence_key,
     stale_reasons,
 )
 from rag.sentence_questions import QUESTIONS_FILE, SentenceQuestions, SentenceText, blend, load_questions
+from rag.store import IndexStore, open_store
 from rag.synonyms import load_synonyms
 from rag.tokens import TokenCounter, load_token_counter
 
@@ -57,8 +55,13 @@ def ensure_index(settings: Settings, embedder: Embedder, *, rebuild: bool = Fals
 
     A build reuses the vectors of the index it replaces for every text that did not
     change, and becomes current only once it is completely saved.
+
+    Where builds are kept is :func:`rag.store.open_store`'s: the index folder, or the shared
+    PostgreSQL store (``RAG_STORE``), where a build holds a lock that every replica's builds
+    wait for, and a replica that waited uses what the other built when it is current.
     """
-    previous = _load_previous(settings, rebuild)
+    store = open_store(settings)
+    previous = _load_previous(settings, store, rebuild)
     counter = token_counter(settings, embedder)
     spec = build_spec(settings, embedder, counter)
     if previous is not None and not rebuild:
@@ -67,10 +70,40 @@ def ensure_index(settings: Settings, embedder: Embedder, *, rebuild: bool = Fals
             return previous
         if not settings.index.auto_rebuild:
             raise IndexMismatchError(
-                f"index in {settings.index_dir} is stale: {'; '.join(reasons)}. Run `rag index` to rebuild"
+                f"index in {store.describe()} is stale: {'; '.join(reasons)}. Run `rag index` to rebuild"
             )
         log.warning("index is stale (%s); rebuilding", "; ".join(reasons))
-    return _build(settings, embedder, counter, spec, previous, progress)
+    if not store.shared:
+        return _build(settings, embedder, counter, spec, previous, progress, store)
+    with store.build_lock():  # one build at a time over every replica
+        if not rebuild:
+            # Another replica may have built just this while we waited for the lock.
+            latest = _load_previous(settings, store, rebuild)
+            if latest is not None and not stale_reasons(latest.manifest, spec):
+                return latest
+            previous = latest if latest is not None else previous
+        return _build(settings, embedder, counter, spec, previous, progress, store)
+
+
+def follow_store(settings: Settings, embedder: Embedder, serving: Index) -> Index | None:
+    """The shared store's current build when it is not ``serving`` (another replica switched
+    a new one in), loaded whole; None while ``serving`` is current (or the store is a folder).
+
+    Raises:
+        IndexMismatchError: the new build's vectors come from another model than ``embedder``.
+    """
+    store = open_store(settings)
+    current = store.current_version()
+    if current is None or current == serving.store_version:
+        return None
+    index = store.load()
+    m = index.manifest
+    if (m.model_name, m.model_sha256, m.dimension) != (embedder.name, embedder.fingerprint, embedder.dimension):
+        raise IndexMismatchError(
+            f"index version {index.store_version} in {store.describe()} was built with model {m.model_name!r}, "
+            f"this replica embeds questions with {embedder.name!r}: give every replica the same RAG_EMBED_MODEL"
+        )
+    return index
 
 
 def build_index(settings: Settings, embedder: Embedder, *, progress: bool = False) -> Index:
@@ -94,10 +127,10 @@ def build_spec(settings: Settings, embedder: Embedder, counter: TokenCounter) ->
     )
 
 
-def _load_previous(settings: Settings, rebuild: bool) -> Index | None:
+def _load_previous(settings: Settings, store: IndexStore, rebuild: bool) -> Index | None:
     """The current build; None when there is none, or it is damaged and may be rebuilt."""
     try:
-        return load_index(settings.index_dir)
+        return store.load()
     except (IndexNotFoundError, IndexCorruptError) as exc:
         if rebuild:
             return None  # it was wanted only for its vectors
@@ -114,9 +147,10 @@ def _build(
     spec: BuildSpec,
     previous: Index | None,
     progress: bool,
+    store: IndexStore,
 ) -> Index:
     """Build from ``settings.corpus_dir`` (files that cannot be loaded are skipped with a
-    warning each) and save under ``settings.index_dir``."""
+    warning each) and save it to ``store`` (``settings.index_dir`` unless ``RAG_STORE``)."""
     started = time.perf_counter()
     report = load_corpus_report(settings.corpus_dir)
     docs = report.documents
@@ -162,14 +196,13 @@ def _build(
         exact_max_vectors=settings.index.exact_max_vectors,
         build_seconds=time.perf_counter() - started,
     )
-    path = save_index(index, settings.index_dir, settings.index.keep_builds)
+    saved = store.save(index)
     log.info(
         "index %s built: %d chunks from %d file(s), %d skipped; %d of %d texts embedded (rest reused) in %.1f s",
         index.manifest.index_version, len(chunks), len(docs), len(report.skipped), embedded, len(texts),
         time.perf_counter() - started,
     )
-    # the manifest as saved: with the hash of every artifact
-    return replace(index, path=path, manifest=read_manifest(path))
+    return saved
 
 
 def reusable_vectors(

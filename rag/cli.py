@@ -28,7 +28,7 @@ from rag.config import Settings
 from rag.corpus import LoadReport, load_corpus_report
 from rag.datatypes import Answer, Chunk, Passage, Turn, to_dict
 from rag.errors import ConfigError, InvalidQuestionError, RagError
-from rag.feedback import FEEDBACK_DB, FeedbackStore
+from rag.feedback import export_jsonl, open_feedback_store
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -180,9 +180,15 @@ def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         f"{m.n_sentences} sentences, {m.index_type}, model {m.model_name}, tokens {m.tokenizer}\n"
         f"built {m.built_at} in {m.build_seconds:.1f} s; this command took "
         f"{time.perf_counter() - started:.1f} s (model load included)\n"
-        f"at {pipeline.index.path}"
+        f"at {pipeline.index.path or _store_place(settings, pipeline.index.store_version)}"
     )
     return 0
+
+
+def _store_place(settings: Settings, version: int | None) -> str:
+    from rag.store import open_store
+
+    return f"{open_store(settings).describe()}, version {version}"
 
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
@@ -250,13 +256,13 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
-    store = FeedbackStore(settings.data_dir / FEEDBACK_DB)
+    store = open_feedback_store(settings)
     if args.out == "-":
-        n = store.export_jsonl(sys.stdout, only_unhelpful=args.unhelpful)
+        n = export_jsonl(store.all(), sys.stdout, only_unhelpful=args.unhelpful)
     else:
         try:
             with open(args.out, "w", encoding="utf-8") as out:
-                n = store.export_jsonl(out, only_unhelpful=args.unhelpful)
+                n = export_jsonl(store.all(), out, only_unhelpful=args.unhelpful)
         except OSError as exc:
             raise ConfigError(f"--out {args.out} cannot be written ({exc.strerror})") from exc
     print(f"{n} feedback record(s) exported", file=sys.stderr)

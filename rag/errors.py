@@ -10,7 +10,8 @@
     ├── IndexError_               base for index problems
     │   ├── IndexNotFoundError    no built index where one was expected
     │   ├── IndexMismatchError    the index was built from other settings/corpus (stale)
-    │   └── IndexCorruptError     an index file is missing, truncated or unreadable
+    │   ├── IndexCorruptError     an index file is missing, truncated or unreadable
+    │   └── StoreError            the PostgreSQL store (RAG_STORE) is unreachable, lacks pgvector or failed
     ├── InvalidQuestionError      the question is empty, blank, too long or not text
     ├── FeedbackError             rag.feedback: the feedback store cannot be opened, written or read
     ├── ApiError                  api.errors: an HTTP error answered on purpose (status, code, message)
@@ -66,3 +67,8 @@ class IndexCorruptError(IndexError_):
 
 class InvalidQuestionError(RagError):
     """The question cannot be answered as given (empty, blank, too long, not text)."""
+
+
+class StoreError(IndexError_):
+    """The shared PostgreSQL store (``RAG_STORE``) cannot be reached, lacks the pgvector
+    extension, or refused a query. The message names the server without its password."""

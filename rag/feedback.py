@@ -1,4 +1,6 @@
-"""Sellers' feedback on answers, stored durably in SQLite (WAL mode).
+"""Sellers' feedback on answers, stored durably: in SQLite (WAL mode) on one machine, or in
+the shared PostgreSQL store when ``RAG_STORE`` is set (``rag.pg_feedback.PgFeedbackStore``);
+:func:`open_feedback_store` picks the one the settings name.
 
 Every record keeps what the seller saw (question, answer, citations, index version)
 so a maintainer can turn "not helpful" answers into new gold questions
@@ -11,13 +13,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
+from rag.config import Settings
 from rag.errors import RagError
 
 FEEDBACK_DB = "feedback.sqlite3"
@@ -125,24 +128,57 @@ class FeedbackStore:
                 index_version=r[8],
             )
 
+    def describe(self) -> str:
+        return str(self.path)
+
     def export_jsonl(self, out: TextIO, *, only_unhelpful: bool = False) -> int:
         """One JSON object per record, shaped to be edited into a gold question."""
-        n = 0
-        for fb in self.all():
-            if only_unhelpful and fb.helpful:
-                continue
-            record = {
-                "feedback_id": fb.id,
-                "created_at": fb.created_at,
-                "helpful": fb.helpful,
-                "comment": fb.comment,
-                "question": fb.question,
-                "answer": fb.answer,
-                "abstained": fb.abstained,
-                "cited_slides": sorted({int(c["slide"]) for c in fb.citations if c.get("slide") is not None}),
-                "citations": list(fb.citations),
-                "index_version": fb.index_version,
-            }
-            out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-            n += 1
-        return n
+        return export_jsonl(self.all(), out, only_unhelpful=only_unhelpful)
+
+
+class FeedbackRecords(Protocol):
+    """A feedback store: :class:`FeedbackStore` (SQLite) or ``rag.pg_feedback.PgFeedbackStore``."""
+
+    def describe(self) -> str: ...
+
+    def add(self, fb: Feedback) -> Feedback:
+        """Store ``fb``; returns once it is committed (with its id and time)."""
+        ...
+
+    def all(self) -> Iterator[Feedback]: ...
+
+
+def open_feedback_store(settings: Settings) -> FeedbackRecords:
+    """PostgreSQL when ``RAG_STORE`` is set, else ``RAG_DATA_DIR/feedback.sqlite3``.
+
+    Raises:
+        FeedbackError: the store cannot be opened.
+    """
+    if settings.store.url:
+        from rag.pg_feedback import PgFeedbackStore
+
+        return PgFeedbackStore(settings.store)
+    return FeedbackStore(settings.data_dir / FEEDBACK_DB)
+
+
+def export_jsonl(records: Iterable[Feedback], out: TextIO, *, only_unhelpful: bool = False) -> int:
+    """One JSON object per record, shaped to be edited into a gold question."""
+    n = 0
+    for fb in records:
+        if only_unhelpful and fb.helpful:
+            continue
+        record = {
+            "feedback_id": fb.id,
+            "created_at": fb.created_at,
+            "helpful": fb.helpful,
+            "comment": fb.comment,
+            "question": fb.question,
+            "answer": fb.answer,
+            "abstained": fb.abstained,
+            "cited_slides": sorted({int(c["slide"]) for c in fb.citations if c.get("slide") is not None}),
+            "citations": list(fb.citations),
+            "index_version": fb.index_version,
+        }
+        out.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+        n += 1
+    return n

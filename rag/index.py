@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -92,6 +92,30 @@ class BuildSpec:
     tokenizer: str
     chunking: Mapping[str, Any]
     files: Mapping[str, str]
+
+
+class DenseSearch(Protocol):
+    """What retrieval and the builder need from the dense side: :class:`DenseIndex` (FAISS, in
+    the index folder) or ``rag.pg_search.PgDenseIndex`` (pgvector HNSW, in PostgreSQL)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def size(self) -> int: ...
+
+    def vectors(self) -> np.ndarray: ...
+
+    def vector(self, row: int) -> np.ndarray: ...
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]: ...
+
+
+class LexicalSearch(Protocol):
+    """What retrieval needs from the BM25 side: :class:`~rag.lexical.LexicalIndex` (bm25s files)
+    or ``rag.pg_search.PgLexicalIndex`` (the same weights in PostgreSQL)."""
+
+    def search(self, question: str, k: int) -> list[tuple[int, float]]: ...
 
 
 class DenseIndex:
@@ -163,8 +187,8 @@ class Index:
 
     manifest: Manifest
     chunks: tuple[Chunk, ...]
-    dense: DenseIndex
-    lexical: LexicalIndex
+    dense: DenseSearch
+    lexical: LexicalSearch
     sentence_vectors: np.ndarray
     sentence_rows: Mapping[SentenceKey, int]
     sources: tuple[SourceInfo, ...]
@@ -179,6 +203,8 @@ class Index:
     questions: SentenceQuestions = field(default_factory=SentenceQuestions)
     """The questions per sentence blended into :attr:`sentence_vectors` (:mod:`rag.sentence_questions`)."""
     path: Path | None = None
+    store_version: int | None = None
+    """The version's id in the PostgreSQL store (``RAG_STORE``); None for the index folder."""
 
     @cached_property
     def _rows_by_id(self) -> Mapping[str, int]:
@@ -356,6 +382,8 @@ def save_index(index: Index, index_dir: Path, keep_builds: int = 2) -> Path:
 
 
 def _write_artifacts(index: Index, folder: Path) -> None:
+    if not isinstance(index.dense, DenseIndex) or not isinstance(index.lexical, LexicalIndex):
+        raise TypeError("only an index built in memory (FAISS + bm25s) is saved to a folder")
     chunks = "".join(json.dumps(to_dict(c), ensure_ascii=False, sort_keys=True) + "\n" for c in index.chunks)
     (folder / "chunks.jsonl").write_text(chunks, encoding="utf-8")
     index.dense.save(folder / "dense.faiss")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -213,6 +214,23 @@ class LexicalIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         ordered = sorted(top.tolist(), key=lambda i: (-float(scores[i]), i))
         return [(i, float(scores[i])) for i in ordered if scores[i] > 0]
+
+    def postings(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """``(term, rows, weights)`` for every term of the vocabulary: the chunks holding it and
+        the BM25 weight the term adds to each chunk's score (bm25s scores eagerly, so a chunk's
+        score for a question is the sum of these weights over the question's terms, a term
+        counted as often as the question has it). What the PostgreSQL store keeps
+        (:mod:`rag.pg_store`), so both stores rank with the very same numbers."""
+        scores = getattr(self._bm25, "scores", None)
+        if not scores or not self._vocab:
+            return
+        data, indices, indptr = scores["data"], scores["indices"], scores["indptr"]
+        for term, token in self._vocab.items():
+            if not term or token + 1 >= len(indptr):  # bm25s's placeholder for the empty token
+                continue
+            lo, hi = int(indptr[token]), int(indptr[token + 1])
+            if hi > lo:
+                yield term, np.asarray(indices[lo:hi], dtype=np.int64), np.asarray(data[lo:hi], dtype=np.float32)
 
     def save(self, folder: Path) -> None:
         self._bm25.save(str(folder), show_progress=False)  # type: ignore[attr-defined]

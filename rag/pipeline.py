@@ -25,12 +25,17 @@ MODELS_DIR = "models"
 
 
 class Pipeline:
-    def __init__(self, settings: Settings, index: Index, embedder: Embedder) -> None:
+    def __init__(
+        self, settings: Settings, index: Index, embedder: Embedder, *, batcher: MicroBatcher | None = None
+    ) -> None:
+        """``batcher``: the question encoder of the pipeline this one replaces, when it embeds with
+        the same ``embedder`` (a replica following the shared store's versions), so a switch
+        starts no new encoder threads."""
         self.settings = settings
         self.index = index
         self.embedder = embedder
         emb = settings.embedding
-        self.batcher = MicroBatcher(
+        self.batcher = batcher or MicroBatcher(
             embedder.encode, window=emb.batch_window_ms / 1000, max_batch=emb.max_batch, workers=emb.encode_workers,
             encode_alone=embedder.encode_alone,
         )

@@ -186,6 +186,36 @@ class KeysFile:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreUrl:
+    """A ``postgresql://`` (or ``postgres://``) URL; empty means the embedded store. Only its
+    shape is checked here: whether the server answers is :mod:`rag.pg_store`'s to say."""
+
+    values: str = "`postgresql://user:password@host:5432/db`"
+
+    def is_unset(self, raw: str) -> bool:
+        return raw.strip() == ""
+
+    def parse(self, name: str, raw: str) -> str:
+        from urllib.parse import urlsplit
+
+        value = raw.strip()
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError as exc:
+            raise ConfigError(f"{name} is not a valid URL ({exc}): postgresql://user:password@host:5432/db") from None
+        if parts.scheme not in ("postgresql", "postgres"):
+            shown = f"{parts.scheme}://…" if parts.scheme else "a value without postgresql://"
+            raise ConfigError(
+                f"{name} must be a postgresql:// URL (postgresql://user:password@host:5432/db), got {shown}; "
+                "unset it for the embedded FAISS store"
+            )
+        if not parts.path.strip("/") and "dbname=" not in parts.query:
+            raise ConfigError(f"{name} names no database: postgresql://user:password@host:5432/<database>")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
 class Setting:
     """One ``RAG_*`` variable: where its value goes and how it is read."""
 
@@ -304,6 +334,20 @@ SETTINGS: tuple[Setting, ...] = (
             "how long a request may wait for a place before the 503"),
     Setting("RAG_REQUEST_TIMEOUT_MS", "server.request_timeout_ms", Number(1.0),
             "a pipeline call slower than this answers 503 `timeout`"),
+    # The shared store (several replicas, one PostgreSQL with pgvector).
+    Setting("RAG_STORE", "store.url", StoreUrl(),
+            "PostgreSQL with pgvector holding chunks, vectors, BM25 terms, index versions and feedback for "
+            "every replica; unset: FAISS + BM25 under `RAG_INDEX_DIR`, feedback in SQLite",
+            default_note="embedded store"),
+    Setting("RAG_STORE_POLL_SECONDS", "store.poll_seconds", Number(0.0),
+            "how often a replica checks the store's current index version and switches to a new one; `0`: never"),
+    Setting("RAG_STORE_EF_SEARCH", "store.ef_search", Int(1), "pgvector `hnsw.ef_search` of every search"),
+    Setting("RAG_STORE_HNSW_M", "store.hnsw_m", Int(2), "HNSW links per node of a new build"),
+    Setting("RAG_STORE_HNSW_EF_CONSTRUCTION", "store.hnsw_ef_construction", Int(4),
+            "HNSW candidate list while building"),
+    Setting("RAG_STORE_BUILD_MEMORY", "store.build_memory", Text("PostgreSQL size"),
+            "`maintenance_work_mem` of the session that builds the HNSW index"),
+    Setting("RAG_STORE_POOL_SIZE", "store.pool_size", Int(1), "database connections each replica keeps open"),
 )
 """Every ``RAG_*`` variable, in the order :meth:`~rag.config.Settings.from_env` reads them
 (the first bad value stops it) and the README lists them."""

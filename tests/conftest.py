@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,3 +74,22 @@ def settings_for(**overrides: object):  # type: ignore[no-untyped-def]
 def chdir_root(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.chdir(ROOT)
     yield ROOT
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One real PostgreSQL with pgvector for the session (``tests/pg.py``), started on first use."""
+    from tests.pg import PgServer
+
+    server = PgServer(tmp_path_factory.mktemp("pg") / "data")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server: Any) -> Iterator[str]:
+    """A fresh empty database on the session's server, dropped after the test."""
+    with pg_server.fresh() as url:
+        yield url

@@ -26,8 +26,8 @@ HEADER = "| variable | default | values | meaning |\n|---|---|---|---|"
 
 
 def shown(value: object) -> str:
-    """A default as the README shows it: ``true``, ``0.35``, ``1`` for 1.0, ``corpus``; none for ()."""
-    if value == ():
+    """A default as the README shows it: ``true``, ``0.35``, ``1`` for 1.0, ``corpus``; none for () and ""."""
+    if value in ((), ""):
         return "none"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"

@@ -9,7 +9,19 @@ import pytest
 
 from rag.config import AnswerConfig, RetrievalConfig, ServerConfig, Settings
 from rag.errors import ConfigError
-from rag.settings_table import SETTINGS, Bool, Choice, CommaList, Int, KeysFile, Number, PathValue, Setting, Text
+from rag.settings_table import (
+    SETTINGS,
+    Bool,
+    Choice,
+    CommaList,
+    Int,
+    KeysFile,
+    Number,
+    PathValue,
+    Setting,
+    StoreUrl,
+    Text,
+)
 
 
 def test_defaults_and_overrides(tmp_path: Path) -> None:
@@ -87,6 +99,8 @@ def _sample(setting: Setting, default: object, tmp_path: Path) -> tuple[str, obj
         return str(tmp_path / "keys"), ("k",)
     if isinstance(parser, PathValue):
         return str(tmp_path / "elsewhere"), tmp_path / "elsewhere"
+    if isinstance(parser, StoreUrl):
+        return " postgresql://rag@db:5432/rag ", "postgresql://rag@db:5432/rag"
     assert isinstance(parser, Text), parser
     return "something-else", "something-else"
 
