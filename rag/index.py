@@ -28,12 +28,13 @@ current, and building it when it is not, is :func:`rag.builder.ensure_index`'s.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -448,51 +449,102 @@ def verify_index(index_dir: Path) -> tuple[Path, Manifest]:
     return folder, manifest
 
 
-def load_index(index_dir: Path) -> Index:
-    """The current build, every artifact verified against the manifest's hashes."""
-    folder, manifest = verify_index(index_dir)
+@dataclass(frozen=True)
+class BuildArtifacts:
+    """A build's artifacts beside its chunks and its two searchable sides, as both stores
+    keep them (files of the build folder, rows of the database's artifacts table)."""
+
+    sentence_vectors: np.ndarray
+    sentence_rows: dict[SentenceKey, int]
+    sources: tuple[SourceInfo, ...]
+    acronyms: dict[str, str]
+    synonyms: Synonyms
+    questions: SentenceQuestions
+    heading_vectors: np.ndarray
+    heading_rows: np.ndarray
+    headings: tuple[str, ...]
+
+
+def read_artifacts(read: Callable[[str], bytes], manifest: Manifest, where: str) -> BuildArtifacts:
+    """The artifacts of the build ``manifest`` describes, ``read(name)`` giving each one's bytes
+    (already checked against the manifest's hashes); ``where`` names the build in errors."""
     try:
-        chunks = tuple(chunk_from_dict(json.loads(line)) for line in
-                       (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line)
-        dense = DenseIndex.load(folder / "dense.faiss")
-        sentence_vectors = np.load(folder / "sentences.npy")
-        keys = [tuple(k) for k in json.loads((folder / "sentences.json").read_text(encoding="utf-8"))]
-        sources = tuple(_source_from_dict(d) for d in json.loads((folder / "sources.json").read_text(encoding="utf-8")))
-        acronyms = json.loads((folder / "acronyms.json").read_text(encoding="utf-8"))
-        synonyms = parse(json.loads((folder / "synonyms.json").read_text(encoding="utf-8")), str(folder))
-        asked = folder / "questions.json"  # absent from builds before the list existed
-        questions = (
-            parse_questions(json.loads(asked.read_text(encoding="utf-8")), str(asked))
+        keys = [tuple(k) for k in json.loads(read("sentences.json"))]
+        headings = json.loads(read("headings.json"))
+        questions = (  # absent from builds before the list existed
+            parse_questions(json.loads(read("questions.json")), where)
             if "questions.json" in manifest.artifacts
             else SentenceQuestions()
         )
-        heading_vectors = np.load(folder / "headings.npy")
-        headings = json.loads((folder / "headings.json").read_text(encoding="utf-8"))
-        rows = np.asarray(headings["rows"], dtype=np.int64)
+        return BuildArtifacts(
+            sentence_vectors=np.load(io.BytesIO(read("sentences.npy"))),
+            sentence_rows={(str(k[0]), int(k[1]), int(k[2])): row for row, k in enumerate(keys)},
+            sources=tuple(_source_from_dict(d) for d in json.loads(read("sources.json"))),
+            acronyms=json.loads(read("acronyms.json")),
+            synonyms=parse(json.loads(read("synonyms.json")), where),
+            questions=questions,
+            heading_vectors=np.load(io.BytesIO(read("headings.npy"))),
+            heading_rows=np.asarray(headings["rows"], dtype=np.int64),
+            headings=tuple(headings["headings"]),
+        )
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, CorpusError) as exc:
-        raise IndexCorruptError(f"index in {folder} cannot be read ({exc}): run `rag index`") from exc
-    counts_differ = dense.size != len(chunks) or sentence_vectors.shape[0] != len(keys) or rows.shape[0] != len(chunks)
-    headings_differ = heading_vectors.shape[0] != len(headings["headings"]) or (
-        rows.size > 0 and int(rows.max()) >= len(heading_vectors)
+        raise IndexCorruptError(f"{where} cannot be read ({exc}): run `rag index`") from exc
+
+
+def check_counts(n_chunks: int, n_dense: int, artifacts: BuildArtifacts, where: str) -> None:
+    """IndexCorruptError unless the chunks, their vectors, the sentences and the headings
+    line up row for row."""
+    a = artifacts
+    counts_differ = (
+        n_dense != n_chunks
+        or a.sentence_vectors.shape[0] != len(a.sentence_rows)
+        or a.heading_rows.shape[0] != n_chunks
+    )
+    headings_differ = a.heading_vectors.shape[0] != len(a.headings) or (
+        a.heading_rows.size > 0 and int(a.heading_rows.max()) >= len(a.heading_vectors)
     )
     if counts_differ or headings_differ:
-        raise IndexCorruptError(f"index in {folder} is inconsistent (row counts differ): run `rag index`")
+        raise IndexCorruptError(f"{where} is inconsistent (row counts differ): run `rag index`")
+
+
+def index_of(
+    manifest: Manifest, chunks: tuple[Chunk, ...], dense: DenseSearch, lexical: LexicalSearch, a: BuildArtifacts,
+    *, path: Path | None = None, store_version: int | None = None,
+) -> Index:
+    """The :class:`Index` of a loaded build: its folder's ``path``, or its ``store_version``."""
     return Index(
         manifest=manifest,
         chunks=chunks,
         dense=dense,
-        lexical=LexicalIndex.load(folder / "bm25", len(chunks), synonyms),
-        sentence_vectors=sentence_vectors,
-        sentence_rows={(str(k[0]), int(k[1]), int(k[2])): row for row, k in enumerate(keys)},
-        sources=sources,
-        acronyms=acronyms,
-        synonyms=synonyms,
-        heading_vectors=heading_vectors,
-        heading_rows=rows,
-        headings=tuple(headings["headings"]),
-        questions=questions,
-        path=folder,
+        lexical=lexical,
+        sentence_vectors=a.sentence_vectors,
+        sentence_rows=a.sentence_rows,
+        sources=a.sources,
+        acronyms=a.acronyms,
+        synonyms=a.synonyms,
+        heading_vectors=a.heading_vectors,
+        heading_rows=a.heading_rows,
+        headings=a.headings,
+        questions=a.questions,
+        path=path,
+        store_version=store_version,
     )
+
+
+def load_index(index_dir: Path) -> Index:
+    """The current build, every artifact verified against the manifest's hashes."""
+    folder, manifest = verify_index(index_dir)
+    where = f"index in {folder}"
+    artifacts = read_artifacts(lambda name: (folder / name).read_bytes(), manifest, where)
+    try:
+        chunks = tuple(chunk_from_dict(json.loads(line)) for line in
+                       (folder / "chunks.jsonl").read_text(encoding="utf-8").splitlines() if line)
+        dense = DenseIndex.load(folder / "dense.faiss")
+        lexical = LexicalIndex.load(folder / "bm25", len(chunks), artifacts.synonyms)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, CorpusError) as exc:
+        raise IndexCorruptError(f"{where} cannot be read ({exc}): run `rag index`") from exc
+    check_counts(len(chunks), dense.size, artifacts, where)
+    return index_of(manifest, chunks, dense, lexical, artifacts, path=folder)
 
 
 def _source_from_dict(d: dict[str, Any]) -> SourceInfo:

@@ -50,11 +50,9 @@ from rag.batching import LRU
 from rag.config import StoreConfig
 from rag.datatypes import Manifest, chunk_from_dict, to_dict
 from rag.errors import DependencyError, IndexCorruptError, IndexNotFoundError, StoreError
-from rag.index import Index, _source_from_dict
+from rag.index import Index, check_counts, index_of, read_artifacts
 from rag.lexical import LexicalIndex
 from rag.pg_search import INDEX_TYPE, VECTOR_CACHE, PgDenseIndex, PgLexicalIndex
-from rag.sentence_questions import parse as parse_questions
-from rag.synonyms import parse
 
 log = logging.getLogger(__name__)
 
@@ -408,38 +406,14 @@ class PgIndexStore:
         chunks = tuple(chunk_from_dict(r[0]) for r in
                        self.db.read(f'SELECT chunk FROM "{tables.chunks}" ORDER BY row'))
         n_dense = int(self.db.read(f'SELECT count(*) FROM "{tables.dense}"')[0][0])
-        try:
-            data = {name: blob for name, (_, blob) in blobs.items()}
-            sentence_vectors = np.load(io.BytesIO(data["sentences.npy"]))
-            keys = [tuple(k) for k in json.loads(data["sentences.json"])]
-            sources = tuple(_source_from_dict(d) for d in json.loads(data["sources.json"]))
-            acronyms = json.loads(data["acronyms.json"])
-            synonyms = parse(json.loads(data["synonyms.json"]), where)
-            questions = parse_questions(json.loads(data["questions.json"]), where)
-            heading_vectors = np.load(io.BytesIO(data["headings.npy"]))
-            headings = json.loads(data["headings.json"])
-            heading_rows = np.asarray(headings["rows"], dtype=np.int64)
-        except (KeyError, ValueError, TypeError) as exc:
-            raise IndexCorruptError(f"{where} cannot be read ({exc}): run `rag index`") from exc
-        if n_dense != len(chunks) or len(chunks) != manifest.n_chunks or heading_rows.shape[0] != len(chunks):
+        artifacts = read_artifacts(lambda name: blobs[name][1], manifest, where)
+        if len(chunks) != manifest.n_chunks:
             raise IndexCorruptError(f"{where} is inconsistent (row counts differ): run `rag index`")
+        check_counts(len(chunks), n_dense, artifacts, where)
         cache: LRU[int, np.ndarray] = LRU(VECTOR_CACHE)
-        return Index(
-            manifest=manifest,
-            chunks=chunks,
-            dense=PgDenseIndex(self.db, tables.dense, manifest.dimension, len(chunks), cache),
-            lexical=PgLexicalIndex(self.db, tables.terms, tables.dense, synonyms, cache),
-            sentence_vectors=sentence_vectors,
-            sentence_rows={(str(k[0]), int(k[1]), int(k[2])): row for row, k in enumerate(keys)},
-            sources=sources,
-            acronyms=acronyms,
-            synonyms=synonyms,
-            heading_vectors=heading_vectors,
-            heading_rows=heading_rows,
-            headings=tuple(headings["headings"]),
-            questions=questions,
-            store_version=version_id,
-        )
+        dense = PgDenseIndex(self.db, tables.dense, manifest.dimension, len(chunks), cache)
+        lexical = PgLexicalIndex(self.db, tables.terms, tables.dense, artifacts.synonyms, cache)
+        return index_of(manifest, chunks, dense, lexical, artifacts, store_version=version_id)
 
     # -------------------------------------------------------------------- save
 
