@@ -42,8 +42,8 @@ def rebuild_pipeline(settings: Settings, current: Service | None, force: bool) -
     gives (rebuilt if the corpus or settings changed, or if forced) in a new pipeline."""
     from rag.pipeline import Pipeline
 
-    embedder = getattr(current, "embedder", None)
-    return Pipeline.from_settings(settings, embedder=embedder, rebuild=force)
+    embedder, batcher = getattr(current, "embedder", None), getattr(current, "batcher", None)
+    return Pipeline.from_settings(settings, embedder=embedder, batcher=batcher, rebuild=force)
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,14 +53,18 @@ class Pipeline:
         settings: Settings,
         *,
         embedder: Embedder | None = None,
+        batcher: MicroBatcher | None = None,
         rebuild: bool = False,
         progress: bool = False,
     ) -> Pipeline:
         """Load the model (unless given) and the index, built if missing or stale (or if
-        ``rebuild``): see :func:`rag.builder.ensure_index`."""
+        ``rebuild``): see :func:`rag.builder.ensure_index`. A reindex passes the pipeline it
+        replaces' ``embedder`` and ``batcher`` (its encoder threads), so it starts none."""
         check_corpus_folder(settings.corpus_dir)  # fail before the slow model load
-        embedder = embedder or load_embedder(settings.embedding, settings.index_dir / MODELS_DIR)
-        return cls(settings, ensure_index(settings, embedder, rebuild=rebuild, progress=progress), embedder)
+        if embedder is None:
+            embedder, batcher = load_embedder(settings.embedding, settings.index_dir / MODELS_DIR), None
+        index = ensure_index(settings, embedder, rebuild=rebuild, progress=progress)
+        return cls(settings, index, embedder, batcher=batcher)
 
     def search(self, question: str, k: int | None = None) -> tuple[Passage, ...]:
         q = validate_question(question, self.settings.server.max_question_chars)

@@ -191,3 +191,22 @@ def test_editing_a_sentence_s_questions_embeds_only_them_and_matches_a_fresh_bui
     np.testing.assert_allclose(second.sentence_vectors, fresh.sentence_vectors, atol=1e-5)
     row = second.sentence_rows[(chunk.source, sentence.start, sentence.end)]
     assert not np.allclose(second.sentence_vectors[row], first.sentence_vectors[row], atol=1e-3)
+
+
+def test_a_reindex_reuses_the_encoder_threads_of_the_pipeline_it_replaces(  # type: ignore[no-untyped-def]
+    tmp_path: Path, corpus_copy: Path, embedder
+) -> None:
+    import threading
+
+    from api.reindex import rebuild_pipeline
+
+    settings = settings_for(index_dir=tmp_path / "index", corpus_dir=corpus_copy)
+    current = Pipeline.from_settings(settings, embedder=embedder)
+    current.answer("should I tell the partner the customer wants to leave CSP?")
+    encoders = sum(t.name.startswith("rag-embed-") for t in threading.enumerate())
+    for _ in range(3):  # forced rebuilds, as POST /v1/admin/reindex {"force": true} makes them
+        new = rebuild_pipeline(settings, current, True)
+        assert new.index.manifest.index_version == current.index.manifest.index_version
+        assert new.batcher is current.batcher and not new.answer("can I offer discounts to win?").abstained
+        current = new
+    assert sum(t.name.startswith("rag-embed-") for t in threading.enumerate()) == encoders
