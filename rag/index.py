@@ -388,15 +388,8 @@ def _write_artifacts(index: Index, folder: Path) -> None:
     chunks = "".join(json.dumps(to_dict(c), ensure_ascii=False, sort_keys=True) + "\n" for c in index.chunks)
     (folder / "chunks.jsonl").write_text(chunks, encoding="utf-8")
     index.dense.save(folder / "dense.faiss")
-    np.save(folder / "sentences.npy", index.sentence_vectors)
-    keys = sorted(index.sentence_rows.items(), key=lambda kv: kv[1])
-    _write_json(folder / "sentences.json", [list(k) for k, _ in keys])
-    _write_json(folder / "sources.json", to_dict(list(index.sources)))
-    _write_json(folder / "acronyms.json", dict(sorted(index.acronyms.items())))
-    _write_json(folder / "synonyms.json", {"groups": index.synonyms.to_json()})
-    _write_json(folder / "questions.json", index.questions.to_json())
-    np.save(folder / "headings.npy", index.heading_vectors)
-    _write_json(folder / "headings.json", {"headings": list(index.headings), "rows": index.heading_rows.tolist()})
+    for name, data in artifact_bytes(index).items():
+        (folder / name).write_bytes(data)
     index.lexical.save(folder / "bm25")
     artifacts = {
         p.relative_to(folder).as_posix(): file_sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()
@@ -551,8 +544,35 @@ def _source_from_dict(d: dict[str, Any]) -> SourceInfo:
     return SourceInfo(d["source"], d["title"], tuple(Part(**p) for p in d["parts"]))
 
 
+def artifact_bytes(index: Index) -> dict[str, bytes]:
+    """A build's artifacts beside its chunks and its two searchable sides, as both stores keep
+    them (files of the build folder, rows of the database's artifacts table); what
+    :func:`read_artifacts` reads back."""
+
+    def npy(array: np.ndarray) -> bytes:
+        out = io.BytesIO()
+        np.save(out, array)
+        return out.getvalue()
+
+    keys = sorted(index.sentence_rows.items(), key=lambda kv: kv[1])
+    return {
+        "sentences.npy": npy(index.sentence_vectors),
+        "sentences.json": _json_bytes([list(k) for k, _ in keys]),
+        "sources.json": _json_bytes(to_dict(list(index.sources))),
+        "acronyms.json": _json_bytes(dict(sorted(index.acronyms.items()))),
+        "synonyms.json": _json_bytes({"groups": index.synonyms.to_json()}),
+        "questions.json": _json_bytes(index.questions.to_json()),
+        "headings.npy": npy(index.heading_vectors),
+        "headings.json": _json_bytes({"headings": list(index.headings), "rows": index.heading_rows.tolist()}),
+    }
+
+
+def _json_bytes(data: Any) -> bytes:
+    return (json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode("utf-8")
+
+
 def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    path.write_bytes(_json_bytes(data))
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -8,7 +8,7 @@ of the server). Connections are :class:`rag.pg_store.Database`'s.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from rag.config import StoreConfig
@@ -54,9 +54,6 @@ class PgFeedbackStore:
         for r in rows:
             yield Feedback(id=int(r[0]), created_at=_iso(r[1]), helpful=bool(r[2]), comment=r[3], question=r[4],
                            answer=r[5], abstained=bool(r[6]), citations=r[7], index_version=r[8])
-
-    def ids(self) -> Sequence[int]:
-        return [int(r[0]) for r in self.db.read("SELECT id FROM rag_feedback ORDER BY id")]
 
 
 def _iso(moment: datetime) -> str:

@@ -33,15 +33,13 @@ indexed row) and load a new version whole before serving it, so a request reads 
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import logging
 import queue
 import struct
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -50,9 +48,10 @@ from rag.batching import LRU
 from rag.config import StoreConfig
 from rag.datatypes import Manifest, chunk_from_dict, to_dict
 from rag.errors import DependencyError, IndexCorruptError, IndexNotFoundError, StoreError
-from rag.index import Index, check_counts, index_of, read_artifacts
+from rag.index import Index, artifact_bytes, check_counts, index_of, read_artifacts
 from rag.lexical import LexicalIndex
 from rag.pg_search import INDEX_TYPE, VECTOR_CACHE, PgDenseIndex, PgLexicalIndex
+from rag.synonyms import Synonyms
 
 log = logging.getLogger(__name__)
 
@@ -329,30 +328,6 @@ class VersionTables:
         return (self.chunks, self.dense, self.terms)
 
 
-def small_artifacts(index: Index) -> dict[str, bytes]:
-    """The version's small artifacts, byte for byte as the index folder writes them."""
-
-    def npy(array: np.ndarray) -> bytes:
-        out = io.BytesIO()
-        np.save(out, array)
-        return out.getvalue()
-
-    def js(data: Any) -> bytes:
-        return (json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode()
-
-    keys = sorted(index.sentence_rows.items(), key=lambda kv: kv[1])
-    return {
-        "sentences.npy": npy(index.sentence_vectors),
-        "sentences.json": js([list(k) for k, _ in keys]),
-        "sources.json": js(to_dict(list(index.sources))),
-        "acronyms.json": js(dict(sorted(index.acronyms.items()))),
-        "synonyms.json": js({"groups": index.synonyms.to_json()}),
-        "questions.json": js(index.questions.to_json()),
-        "headings.npy": npy(index.heading_vectors),
-        "headings.json": js({"headings": list(index.headings), "rows": index.heading_rows.tolist()}),
-    }
-
-
 class PgIndexStore:
     """Index versions in PostgreSQL: :func:`rag.store.open_store` gives it for ``RAG_STORE``."""
 
@@ -410,10 +385,18 @@ class PgIndexStore:
         if len(chunks) != manifest.n_chunks:
             raise IndexCorruptError(f"{where} is inconsistent (row counts differ): run `rag index`")
         check_counts(len(chunks), n_dense, artifacts, where)
-        cache: LRU[int, np.ndarray] = LRU(VECTOR_CACHE)
-        dense = PgDenseIndex(self.db, tables.dense, manifest.dimension, len(chunks), cache)
-        lexical = PgLexicalIndex(self.db, tables.terms, tables.dense, artifacts.synonyms, cache)
+        dense, lexical = self._searchers(tables, manifest.dimension, len(chunks), artifacts.synonyms)
         return index_of(manifest, chunks, dense, lexical, artifacts, store_version=version_id)
+
+    def _searchers(
+        self, tables: VersionTables, dimension: int, n_chunks: int, synonyms: Synonyms
+    ) -> tuple[PgDenseIndex, PgLexicalIndex]:
+        """A version's dense and lexical sides, sharing one cache of chunk vectors."""
+        cache: LRU[int, np.ndarray] = LRU(VECTOR_CACHE)
+        return (
+            PgDenseIndex(self.db, tables.dense, dimension, n_chunks, cache),
+            PgLexicalIndex(self.db, tables.terms, tables.dense, synonyms, cache),
+        )
 
     # -------------------------------------------------------------------- save
 
@@ -423,7 +406,7 @@ class PgIndexStore:
         psycopg = _psycopg()
         if not isinstance(index.lexical, LexicalIndex):
             raise TypeError("only an index built in memory (bm25s) is saved to the store")
-        blobs = small_artifacts(index)
+        blobs = artifact_bytes(index)
         artifacts = {name: hashlib.sha256(data).hexdigest() for name, data in sorted(blobs.items())}
         manifest = to_dict(index.manifest) | {"index_type": INDEX_TYPE, "artifacts": artifacts}
         conn = self.db.connect()
@@ -457,16 +440,8 @@ class PgIndexStore:
         finally:
             conn.close()
         saved = Manifest(**manifest)
-        cache: LRU[int, np.ndarray] = LRU(VECTOR_CACHE)
-        return Index(
-            manifest=saved, chunks=index.chunks,
-            dense=PgDenseIndex(self.db, tables.dense, saved.dimension, len(index.chunks), cache),
-            lexical=PgLexicalIndex(self.db, tables.terms, tables.dense, index.synonyms, cache),
-            sentence_vectors=index.sentence_vectors, sentence_rows=index.sentence_rows, sources=index.sources,
-            acronyms=index.acronyms, synonyms=index.synonyms, heading_vectors=index.heading_vectors,
-            heading_rows=index.heading_rows, headings=index.headings, questions=index.questions,
-            store_version=version_id,
-        )
+        dense, lexical = self._searchers(tables, saved.dimension, len(index.chunks), index.synonyms)
+        return replace(index, manifest=saved, dense=dense, lexical=lexical, store_version=version_id)
 
     def _write_version(self, conn: Any, tables: VersionTables, index: Index, blobs: dict[str, bytes]) -> None:
         psycopg = _psycopg()
