@@ -27,12 +27,11 @@ from typing import Any
 import numpy as np
 
 from bench.stats import summarise
-from bench.synthetic import DIM, recall_at_k
+from bench.synthetic import DIM, recall_at_k, timed_searches
 from rag.config import StoreConfig
 from rag.pg_search import PgDenseIndex
 from rag.pg_store import copy_dense, create_dense_table, create_hnsw, database
 
-WARMUP_QUERIES = 10
 SERVER_SETTINGS = {"shared_buffers": "4GB", "max_parallel_maintenance_workers": "2", "max_wal_size": "8GB"}
 """What the throw-away server is restarted with: shared buffers that hold a million-vector
 HNSW graph (about 2 GB) and its table, both cores for the build, and checkpoints spaced out
@@ -92,15 +91,7 @@ def pg_point(
     try:
         for ef in ef_search:
             dense = PgDenseIndex(database(replace(base, ef_search=ef)), table, vectors.shape[1], n)
-            for q in queries[:WARMUP_QUERIES]:
-                dense.search(q, k)
-            found = np.full((len(queries), k), -1, dtype=np.int64)
-            latencies = []
-            for i, q in enumerate(queries):
-                t = time.perf_counter()
-                hits = dense.search(q, k)
-                latencies.append((time.perf_counter() - t) * 1000)
-                found[i, : len(hits)] = [row for row, _ in hits]
+            found, latencies = timed_searches(dense.search, queries, k)
             searches.append({"ef_search": ef, "search_ms": summarise(latencies),
                              "recall_at_10": round(recall_at_k(found, truth, k), 4)})
     finally:

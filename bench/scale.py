@@ -33,14 +33,13 @@ if __package__ in (None, ""):  # `python bench/scale.py`: make the `bench` packa
 import numpy as np
 
 from bench.stats import rss_mib, summarise
-from bench.synthetic import DIM, N_CENTRES, NOISE, clustered_vectors, query_vectors, recall_at_k
+from bench.synthetic import DIM, N_CENTRES, NOISE, clustered_vectors, query_vectors, recall_at_k, timed_searches
 from rag.config import StoreConfig
 
 EXACT_MAX_VECTORS = 200_000
 """The service's default ``RAG_EXACT_MAX_VECTORS``."""
 QUERIES = 200
 K = 10
-WARMUP_QUERIES = 10
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 
 
@@ -76,15 +75,7 @@ def scale_point(
     rss_index = rss_mib()
 
     qs = query_vectors(queries, noise=noise, seed=seed)
-    for q in qs[:WARMUP_QUERIES]:
-        index.search(q, k)
-    found = np.full((queries, k), -1, dtype=np.int64)
-    latencies = []
-    for i, q in enumerate(qs):
-        t = time.perf_counter()
-        hits = index.search(q, k)
-        latencies.append((time.perf_counter() - t) * 1000)
-        found[i, : len(hits)] = [row for row, _ in hits]
+    found, latencies = timed_searches(index.search, qs, k)
 
     truth = exact_truth(vectors, qs, k)
     recall = recall_at_k(found, truth, k)

@@ -12,6 +12,9 @@ depends only on the seed and the block size.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import numpy as np
 
 DIM = 384
@@ -83,6 +86,27 @@ def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int, *, block_rows:
         best_scores = np.take_along_axis(all_scores, top, axis=1)
         best_rows = np.take_along_axis(all_rows, top, axis=1)
     return best_rows
+
+
+WARMUP_QUERIES = 10
+"""Searches run (and not timed) before the timed ones."""
+
+
+def timed_searches(
+    search: Callable[[np.ndarray, int], list[tuple[int, float]]], queries: np.ndarray, k: int
+) -> tuple[np.ndarray, list[float]]:
+    """After :data:`WARMUP_QUERIES` untimed ones, each query searched once: the rows found
+    (``-1`` padding, for :func:`recall_at_k`) and each search's milliseconds."""
+    for q in queries[:WARMUP_QUERIES]:
+        search(q, k)
+    found = np.full((len(queries), k), -1, dtype=np.int64)
+    latencies = []
+    for i, q in enumerate(queries):
+        t = time.perf_counter()
+        hits = search(q, k)
+        latencies.append((time.perf_counter() - t) * 1000)
+        found[i, : len(hits)] = [row for row, _ in hits]
+    return found, latencies
 
 
 def recall_at_k(found: np.ndarray, truth: np.ndarray, k: int) -> float:
