@@ -6,9 +6,14 @@ support this workload" against "…and partner does support the solution", "move
 CSP" against "migrate from CSP to EA". An embedding model reads "can't deliver" and "can
 deliver" as nearly the same, and "EA to CSP" as "CSP to EA". So retrieval takes a fixed
 amount off a chunk whose scenario states the opposite of what the question states
-(:func:`conflicts`); where either says nothing, nothing changes. There is no bonus for
-agreeing: a scenario's name need not repeat every condition it covers (a CSP deal pitched
-to an EA customer is a move to CSP without saying so).
+(:func:`conflicts`); where either says nothing, nothing changes. A scenario that states the
+partner's ability the same way as the question gets a fixed amount added
+(:func:`agreements`): only the two new-workload scenarios state it, so a question that says
+"their partner says they don't do biz apps" belongs to one of them, not to the general
+guidance its other words match. (On the dev threads, follow-up hit@1 0.897 -> 0.949 with
+the gold questions unchanged.) Agreeing on the direction earns nothing: a scenario's name
+need not repeat every direction it covers (a CSP deal pitched to an EA customer is a move
+to CSP without saying so); a bonus for it lost dev hit@1 (0.950 -> 0.938).
 """
 
 from __future__ import annotations
@@ -37,16 +42,18 @@ _QUESTIONED = re.compile(r"^\s*(?:can|does|do|will)\b", re.IGNORECASE)
 _EA = r"(?:ea|enterprise agreement|mca|microsoft customer agreement|direct)"
 _CSP = r"(?:csp|cloud solution provider|breadth|a partner|a reseller)"
 _NOT_A_ROUTE = r"(?!\s*(?:customers?|accounts?|accts?|custs?|clients?|renewals?|deals?|pricing|partners?|resellers?)\b)"
+_MOVE = r"\b(?:go|going|goes|went|gone|move|moving|moves|moved|switch|switching|switched|take it|convert\w*)\s+"
+"""A verb of moving, a move made included ("switched", "went")."""
 _TO_EA = re.compile(
     rf"(?:\b(?:to|onto|into|over to|back to|back on|back onto)\s+(?:an?\s+|the\s+|their\s+)?|->\s*|→\s*|"
-    rf"\b(?:go|going|goes|move|moving|moves|switch|switching|take it|convert\w*)\s+){_EA}\b{_NOT_A_ROUTE}"
-    rf"|\b(?:off|out of|leaving|leave|leaves)\s+(?:of\s+)?(?:csp|breadth)\b",
+    rf"{_MOVE}){_EA}\b{_NOT_A_ROUTE}"
+    rf"|\b(?:off|out of|leaving|leave|leaves|left)\s+(?:of\s+)?(?:their\s+|the\s+)?(?:csp|breadth)\b",
     re.IGNORECASE,
 )
 _TO_CSP = re.compile(
     rf"(?:\b(?:to|onto|into|over to|back to|back on)\s+(?:an?\s+|the\s+)?|->\s*|→\s*|"
-    rf"\b(?:go|going|goes|move|moving|moves|switch|switching|take it|convert\w*)\s+){_CSP}\b{_NOT_A_ROUTE}"
-    rf"|\b(?:off|out of|leaving|leave|leaves)\s+(?:of\s+)?(?:their\s+|the\s+)?(?:ea|enterprise agreement)\b",
+    rf"{_MOVE}){_CSP}\b{_NOT_A_ROUTE}"
+    rf"|\b(?:off|out of|leaving|leave|leaves|left)\s+(?:of\s+)?(?:their\s+|the\s+)?(?:ea|enterprise agreement)\b",
     re.IGNORECASE,
 )
 
@@ -81,3 +88,9 @@ def conflicts(question: Conditions, partner_can: np.ndarray, toward_csp: np.ndar
     return (np.asarray(partner_can) * question.partner_can < 0).astype(np.float64) + (
         np.asarray(toward_csp) * question.toward_csp < 0
     )
+
+
+def agreements(question: Conditions, partner_can: np.ndarray) -> np.ndarray:
+    """Per scenario, 1.0 where it states the partner's ability the same way as the question
+    (both "can serve" or both "cannot"), else 0.0."""
+    return (np.asarray(partner_can) * question.partner_can > 0).astype(np.float64)

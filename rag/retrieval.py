@@ -17,7 +17,7 @@ A chunk's score adds up five readings of the question, each on its own fixed sca
 less a fixed amount per condition the chunk's scenario states the opposite way from the
 question ("the partner can't deliver it" against "…partner does support the solution",
 "back to EA" against "moves from EA to CSP": :mod:`rag.conditions`), which an embedding
-reads as nearly the same.
+reads as nearly the same, and plus one where it states the partner's ability the same way.
 
 The question is embedded once, with the guidance's wording of any seller's phrase it uses
 added (:meth:`rag.synonyms.Synonyms.expand`: "discounts" -> "(concessions)"). Candidates
@@ -36,7 +36,7 @@ import numpy as np
 
 from rag.acronyms import expand
 from rag.batching import LRU, normalise_question
-from rag.conditions import Conditions, conflicts, read_conditions
+from rag.conditions import Conditions, agreements, conflicts, read_conditions
 from rag.config import RetrievalConfig
 from rag.datatypes import Passage
 from rag.embedding import Embedder
@@ -140,6 +140,7 @@ class Retriever:
         lex = lex / best_lexical if best_lexical > 0 else np.zeros(len(rows))
         role = self._role_codes[rows] == _ROLE_CODES[intent.role]
         conflict = conflicts(stated, self._partner_can[rows], self._toward_csp[rows])
+        agree = agreements(stated, self._partner_can[rows])
         score = (
             cfg.dense_weight * dense
             + cfg.heading_weight * heading
@@ -148,6 +149,7 @@ class Retriever:
             + cfg.role_weight * role
             - cfg.navigational_penalty * self._navigational[rows]
             - cfg.conflict_penalty * conflict
+            + cfg.agreement_bonus * agree
         )
         order = np.lexsort((np.asarray(rows), -score))[:k]  # best first; ties by row
         return tuple(

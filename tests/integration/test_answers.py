@@ -40,10 +40,12 @@ def test_billing_question_is_answered_from_slide_9(pipeline) -> None:  # type: i
 @pytest.mark.parametrize(
     ("question", "slide"),
     [
-        # each of these ranks the opposite scenario first without rag.conditions
+        # each of these ranks another scenario first without rag.conditions
         ("the reseller supports the new workload - should I look for other partners?", 7),
         ("customer moving onto CSP from their EA - what should I think about?", 9),
         ("my customer is moving to CSP - how should I feel about it?", 9),
+        # ranks the upsell slide first without the bonus for the same partner ability
+        ("my customer needs a data platform and their reseller says they don't do data", 6),
     ],
 )
 def test_the_scenario_whose_conditions_the_question_states_comes_first(  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.conditions import Conditions, conflicts, read_conditions
+from rag.conditions import Conditions, agreements, conflicts, read_conditions
 
 
 @pytest.mark.parametrize(
@@ -26,6 +26,12 @@ from rag.conditions import Conditions, conflicts, read_conditions
         ("customer is leaving CSP for an MCA", 0, -1),
         ("customer might move off their EA to a CSP partner", 0, 1),
         ("customer wants to switch CSP partners", 0, 0),  # partners, not a route
+        # a move already made reads as a move: past tenses, and "their" before the route
+        ("customer left their EA for a partner", 0, 1),
+        ("customer switched to CSP last year", 0, 1),
+        ("they moved to an EA and regret nothing", 0, -1),
+        ("customer wants to leave their CSP partner and buy through an EA again", 0, -1),
+        ("partner says they don't do biz apps", -1, 0),
     ],
 )
 def test_read_conditions(text: str, partner_can: int, toward_csp: int) -> None:
@@ -40,3 +46,10 @@ def test_only_opposite_statements_conflict() -> None:
     assert conflicts(Conditions(1, -1), can, toward).tolist() == [1, 0, 1, 0, 0]
     assert conflicts(Conditions(), can, toward).tolist() == [0, 0, 0, 0, 0]
     assert conflicts(Conditions(-1, -1), np.asarray([1]), np.asarray([1])).tolist() == [2]
+
+
+def test_only_the_same_partner_ability_agrees() -> None:
+    can = np.asarray([-1, 1, 0])  # cannot serve, can serve, says nothing
+    assert agreements(Conditions(-1, 0), can).tolist() == [1, 0, 0]
+    assert agreements(Conditions(1, 1), can).tolist() == [0, 1, 0]
+    assert agreements(Conditions(0, -1), can).tolist() == [0, 0, 0]  # the direction earns nothing
