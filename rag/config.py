@@ -113,7 +113,9 @@ class RetrievalConfig:
 
     navigational_penalty: float = 0.05
     """Subtracted from the score of table-of-contents chunks, which name scenarios
-    without giving guidance; they still answer "which scenarios are covered?"."""
+    without giving guidance; not from a question about the scenarios themselves ("which
+    scenarios are covered?": :attr:`rag.intent.Intent.overview`), which they answer. (On
+    the dev threads, first-turn hit@1 0.889 -> 0.926; the gold sets are unchanged.)"""
 
     conflict_penalty: float = 0.3
     """Subtracted, per condition, from a chunk whose scenario states the opposite of the

@@ -5,7 +5,8 @@ answer (guidance, or a figure, a date or a piece of writing, which the deck does
 The deck answers each scenario under the same headings: "What should the seller do?",
 "What should the seller mindset be?" and "What does the partner do?". A seller who asks
 "what does the partner do when it can support the new workload?" wants the third one, and
-"can I offer discounts to win?" wants the guidance's verdict before anything else. The
+"can I offer discounts to win?" wants the guidance's verdict before anything else, and
+"which scenarios does the guide cover?" wants the deck's contents list. The
 patterns below are deliberately plain: a question that matches none asks for the seller's
 part, which is what most questions want.
 """
@@ -71,6 +72,12 @@ _YES_NO = re.compile(
     r"am i allowed|is it ok(?:ay)?|is it fine|is it alright|any reason not)\b",
     re.IGNORECASE,
 )
+_OVERVIEW = re.compile(
+    r"\bscenarios?\b|\bwhich\s+(?:part|section|slide|page)s?\s+of\s+(?:the|this)\b",
+    re.IGNORECASE,
+)
+"""A question about the guidance's scenarios themselves ("what scenarios does the guide
+cover?", "which part of the playbook do I use when…"), which the table of contents answers."""
 _ASKS_WHICH = re.compile(r"^\s*(?:is|are|was|were|do|does)\b.*\b(?:or)\b", re.IGNORECASE)
 
 
@@ -118,6 +125,8 @@ class Intent:
     role: Role
     yes_no: bool
     wants: Wants = Wants.GUIDANCE
+    overview: bool = False
+    """The question asks about the scenarios themselves: a contents list answers it."""
 
 
 def read_intent(question: str) -> Intent:
@@ -130,7 +139,7 @@ def read_intent(question: str) -> Intent:
         role = Role.SELLER
     # "is it EA or CSP?" asks which, not whether
     yes_no = any(_YES_NO.search(part) and not _ASKS_WHICH.search(part) for part in _clauses(question))
-    return Intent(role, yes_no, _wants(question))
+    return Intent(role, yes_no, _wants(question), _OVERVIEW.search(question) is not None)
 
 
 def _wants(question: str) -> Wants:

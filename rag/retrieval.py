@@ -147,7 +147,7 @@ class Retriever:
             + cfg.sentence_weight * sentence
             + cfg.lexical_weight * lex
             + cfg.role_weight * role
-            - cfg.navigational_penalty * self._navigational[rows]
+            - cfg.navigational_penalty * (self._navigational[rows] & (not intent.overview))
             - cfg.conflict_penalty * conflict
             + cfg.agreement_bonus * agree
         )

@@ -54,6 +54,14 @@ def test_the_scenario_whose_conditions_the_question_states_comes_first(  # type:
     assert pipeline.search(question, 5)[0].chunk.slide == slide
 
 
+@pytest.mark.parametrize(
+    "question", ["which CSP scenarios does the deck talk about?", "what are the scenarios in this CSP deck?"]
+)
+def test_a_question_about_the_scenarios_is_answered_from_the_contents_slide(pipeline, question: str) -> None:  # type: ignore[no-untyped-def]
+    # with the contents list's usual penalty (no Intent.overview), a scenario slide ranks first
+    assert pipeline.search(question, 5)[0].chunk.slide == 3
+
+
 def test_a_follow_up_is_answered_for_itself_from_the_threads_scenario(pipeline) -> None:  # type: ignore[no-untyped-def]
     first = "I want to upsell a customer who already buys through a CSP partner."
     earlier = pipeline.answer(first)

@@ -87,6 +87,20 @@ def test_intent(question: str, role: Role, yes_no: bool) -> None:
     assert (intent.role, intent.yes_no) == (role, yes_no)
 
 
+@pytest.mark.parametrize(
+    ("question", "overview"),
+    [
+        ("list the scenarios this deck covers", True),
+        ("is there a scenario for a customer swapping resellers?", True),
+        ("which part of the guide do I follow for an EA renewal?", True),
+        ("what should I do at an EA renewal?", False),
+        ("which partner should I bring in?", False),
+    ],
+)
+def test_a_question_about_the_scenarios_themselves(question: str, overview: bool) -> None:
+    assert read_intent(question).overview is overview
+
+
 def test_section_roles() -> None:
     assert section_role("What should the seller do?") is Role.SELLER
     assert section_role("What should you do in this case?") is Role.SELLER
