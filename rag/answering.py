@@ -10,9 +10,12 @@ answer from the right section beats a long one padded from the scenarios next to
    answer says so, cites nothing and offers the closest slide titles. So does a question
    that wants what no retrieved passage holds: a figure or a date where none is quoted,
    or a piece of writing (:func:`rag.intent.can_give`).
-2. Only sections whose best passage scored within ``passage_margin`` of the best
-   passage may give sentences, so a neighbouring scenario's sentence is quoted only
-   when retrieval found its slide about as relevant as the best one.
+2. Only sections of the best passage's slide whose best passage scored within
+   ``passage_margin`` of the best passage may give sentences. Another slide's section
+   (another scenario) within ``other_slide_margin`` gives only the sentences that are
+   closer to the question than any sentence of the best slide (by ``other_slide_lead``):
+   a question that spans two scenarios gets each one's answer, and a neighbouring
+   scenario's sentences do not pad the answer.
 3. Each sentence of those sections is scored by its similarity to the question (the
    sentence embedded under its chunk's header), the share of the question's terms it
    holds that the heading does not already explain (synonym groups included), how far
@@ -38,7 +41,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -199,6 +202,8 @@ def _candidates(
         sections.setdefault(section_key(chunks[0]), (top - cfg.passage_margin, chunks))
     seen: set[tuple[str, int, int]] = set()
     out = []
+    reaching: list[tuple[float, _Candidate]] = []  # other slides' sentences: they must earn their place
+    home_best = -1.0  # the best cosine of a sentence on the best passage's slide
     ranks = {p.chunk.chunk_id: p for p in passages}
     for score, chunks in sorted(sections.values(), key=lambda sc: -sc[0]):
         behind = top - score
@@ -216,18 +221,29 @@ def _candidates(
                 if span in seen:
                     continue  # the same sentence in an overlapping chunk
                 seen.add(span)
-                v = vectors(chunk.source, s)
+                cosine = float(vectors(chunk.source, s) @ query)
                 its_terms = sentence_terms(s.text)
                 share = len(own_terms & its_terms) / len(own_terms) if own_terms else 0.0
                 value = (
-                    cfg.sentence_weight * float(v @ query)
+                    cfg.sentence_weight * cosine
                     + cfg.terms_weight * share
                     - cfg.behind_weight * behind
                     + (cfg.lead_bonus if position == 0 else 0.0)
                 )
                 position += 1
-                out.append(_Candidate(passage, s, its_terms, value, _VERDICT.search(s.text) is not None))
-    return out
+                candidate = _Candidate(passage, s, its_terms, value, _VERDICT.search(s.text) is not None)
+                if other_slide:
+                    reaching.append((cosine, candidate))
+                else:
+                    out.append(candidate)
+                    home_best = max(home_best, cosine)
+    # Another scenario's sentence is chosen only when it says the thing asked better than
+    # anything on the best slide ("…what do I warn them about on support?" at an EA renewal:
+    # the support slide's sentence on Premier contracts). The others stay in document order
+    # with no score: one of them can only come along as a chosen sentence's continuation.
+    return out + [
+        c if cosine >= home_best + cfg.other_slide_lead else replace(c, score=-math.inf) for cosine, c in reaching
+    ]
 
 
 def _select(candidates: list[_Candidate], cfg: AnswerConfig, intent: Intent) -> list[_Candidate]:
@@ -288,7 +304,11 @@ def _with_continuations(
         for other in pairs:
             n = len(other.sentence.text.split())
             same_place = section_key(other.passage.chunk) == section_key(c.passage.chunk)
-            if same_place and other not in out and words + n <= max_words:
+            span = (other.passage.chunk.source, other.sentence)
+            taken = any((o.passage.chunk.source, o.sentence) == span for o in out)
+            if same_place and not taken and words + n <= max_words:
+                if not math.isfinite(other.score):  # another slide's, unscored: it comes with c
+                    other = replace(other, score=c.score)
                 out.insert(out.index(c) + 1, other)
                 words += n
     return out

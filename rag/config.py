@@ -154,12 +154,24 @@ class AnswerConfig:
     comes from the calibration file (fitted on the dev gold set by ``rag eval
     calibrate``); this default is the fallback."""
 
-    passage_margin: float = 0.1
-    """Only sections whose best passage scored within this of the best passage give
-    sentences: a neighbouring scenario is quoted only when it is about as relevant."""
+    passage_margin: float = 0.2
+    """Only sections of the best passage's slide whose best passage scored within this of
+    the best passage give sentences. (0.1 before; with ``behind_weight`` 2.0 instead of
+    3.0, fact coverage on the dev questions 0.728 -> 0.750 for 3 more words at the median.)"""
 
-    other_slide_margin: float = 0.02
-    """The same, for sections of another slide than the best passage's (another scenario)."""
+    other_slide_margin: float = 0.2
+    """Sections of another slide than the best passage's (another scenario) within this of
+    the best passage give only the sentences that earn their place: see
+    ``other_slide_lead``."""
+
+    other_slide_lead: float = 0.03
+    """Such a sentence joins the candidates when its cosine with the question is at least
+    this above the best sentence cosine on the best passage's slide: a question spanning
+    two scenarios ("EA renewal, and what about their support?") gets the other one's
+    sentence that answers it, and a neighbouring scenario's filler stays out. (Chosen on
+    the dev gold set with the dev threads' questions asked alone: fact coverage 0.750 ->
+    0.762 and citation precision 0.955 -> 0.966, against quoting a section of another
+    slide within 0.02 whole, as before.)"""
 
     sentence_margin: float = 0.4
     """A sentence joins the answer when its score is within this of the best sentence's."""
@@ -171,7 +183,7 @@ class AnswerConfig:
     """Weight of the share of the question's lexical terms (synonym groups included) that
     the sentence holds."""
 
-    behind_weight: float = 3.0
+    behind_weight: float = 2.0
     """Weight of how far the sentence's section scored behind the best section."""
 
     lead_bonus: float = 0.05

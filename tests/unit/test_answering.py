@@ -1,0 +1,72 @@
+"""Which sentences an answer quotes (rag.answering), on hand-made passages and vectors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rag.answering import compose_answer
+from rag.config import AnswerConfig
+from rag.datatypes import Chunk, Location, Passage, Sentence
+
+QUESTION = np.asarray([1, 0, 0, 0], np.float32)
+
+
+def _chunk(cid: str, slide: int, sentences: list[str]) -> Chunk:
+    spans, pos = [], 1000 * slide
+    for s in sentences:
+        spans.append(Sentence(s, pos, pos + len(s)))
+        pos += len(s) + 1
+    text = " ".join(sentences)
+    return Chunk(cid, Location("d.md", slide, None, f"Slide {slide}", "What should the seller do?"), "D", text,
+                 spans[0].start, spans[-1].end, text, tuple(spans), 10, 12)
+
+
+def _compose(passages: list[Passage], cosines: dict[str, float], **kwargs):  # type: ignore[no-untyped-def]
+    """The answer from ``passages``, each sentence's cosine with the question as given."""
+    vectors = {t: np.asarray([c, math.sqrt(1 - c * c), 0, 0], np.float32) for t, c in cosines.items()}
+    cfg = AnswerConfig(min_evidence=0.5, duplicate_threshold=0.99)
+    return compose_answer("q", passages, QUESTION, lambda _source, s: vectors[s.text], cfg, "v",
+                          sentence_terms=lambda text: frozenset(text.lower().split()), **kwargs)
+
+
+def _answer(cosines: dict[str, float], home: list[str], other: list[str], behind: float):  # type: ignore[no-untyped-def]
+    """An answer from a passage of slide 4 holding ``home`` and one of slide 9, ``behind``
+    it, holding ``other``."""
+    home_passage = Passage(_chunk("h", 4, home), 1.5, 1, 0.8, 2.0)
+    return _compose([home_passage, Passage(_chunk("o", 9, other), 1.5 - behind, 2, 0.8, 1.0)], cosines)
+
+
+def test_another_scenarios_sentence_is_quoted_only_when_it_fits_the_question_better() -> None:
+    home = ["Work with the partner on the renewal.", "Define the customer's needs."]
+    # closer to the question than anything on the best slide, by more than other_slide_lead
+    earned = _answer({home[0]: 0.7, home[1]: 0.6, "Premier contracts do not carry over.": 0.8},
+                     home, ["Premier contracts do not carry over."], behind=0.1)
+    assert {c.location.slide for c in earned.citations} == {4, 9}
+    assert "Premier contracts do not carry over. [" in earned.text
+    # about as close as the best slide's own sentences: filler from a neighbouring scenario
+    filler = _answer({home[0]: 0.7, home[1]: 0.6, "Share the lead with the partner.": 0.71},
+                     home, ["Share the lead with the partner."], behind=0.01)
+    assert {c.location.slide for c in filler.citations} == {4}
+    # too far behind (more than other_slide_margin), however close
+    far = _answer({home[0]: 0.7, home[1]: 0.6, "Premier contracts do not carry over.": 0.9},
+                  home, ["Premier contracts do not carry over."], behind=0.3)
+    assert {c.location.slide for c in far.citations} == {4}
+
+
+def test_an_earned_sentence_brings_its_continuation_though_that_one_did_not_earn_a_place() -> None:
+    home = ["Work with the partner on the renewal."]
+    other = ["Confirm whether the customer keeps Premier.", "If not, plan the support change."]
+    answer = _answer({home[0]: 0.6, other[0]: 0.8, other[1]: 0.3}, home, other, behind=0.1)
+    assert "Confirm whether the customer keeps Premier. [2] If not, plan the support change. [2]" in answer.text
+    # the same, with the continuation in the section's next chunk: a citation of its own,
+    # scored as the sentence it comes with
+    h, o1, o2 = _chunk("h", 4, home), _chunk("o1", 9, other[:1]), _chunk("o2", 9, other[1:])
+    split = _compose(
+        [Passage(h, 1.5, 1, 0.8, 2.0), Passage(o1, 1.4, 2, 0.8, 1.0)],
+        {home[0]: 0.6, other[0]: 0.8, other[1]: 0.3},
+        part_sections=lambda chunk: ((o1, o2),) if chunk.location.slide == 9 else ((h,),),
+    )
+    assert [c.chunk_id for c in split.citations] == ["h", "o1", "o2"]
+    assert split.citations[2].score == split.citations[1].score
