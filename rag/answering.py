@@ -280,11 +280,16 @@ def _select(candidates: list[_Candidate], cfg: AnswerConfig, intent: Intent) -> 
 
 
 _CONTINUES = re.compile(
-    r"^\s*(?:once\s+(?:confirmed|that|this|done)|in\s+that\s+case|if\s+so|if\s+not|otherwise|then)\b",
+    r"^\s*(?:once\s+(?:confirmed|that|this|done)|in\s+that\s+case|if\s+so|if\s+not|otherwise|then)\b"
+    r"|^\W*(?:\w+['’]?\w*\s+){0,2}(?:this|these)\b",
     re.IGNORECASE,
 )
 """A sentence that carries on from the one before it ("Once confirmed, treat it as a net new
-opportunity.", "In that case, develop the deal and proposal.")."""
+opportunity.", "In that case, develop the deal and proposal."), or points back to it within
+its first words ("The customer should inform their partner… Don’t communicate this to the
+partner on the customer’s behalf", "…a need that cannot be met. This move should never be
+initiated…"). (Pointing back: on the dev questions, fact coverage 0.762 -> 0.781 for one
+more word at the median.)"""
 
 
 def _with_continuations(

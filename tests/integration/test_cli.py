@@ -63,7 +63,8 @@ def test_chat_keeps_the_thread_and_starts_anew(cli_env: dict[str, str]) -> None:
     follow_up = out.stdout.split("Sources (")[1]
     assert "slide 11" in follow_up  # the first answer's sources...
     assert "(read as a follow-up to: My customer wants to move from CSP back to EA.)" in follow_up
-    assert "Don’t communicate this to the partner on the customer’s behalf" in follow_up
+    # the verdict, as the deck words it (the terminal wraps lines: compare the words)
+    assert "Don’t communicate this to the partner on the customer’s behalf" in " ".join(follow_up.split())
     assert out.stderr.strip() == "rag: error: the question is empty: type a question in words"
     after_new = out.stdout.split("(new thread)")[1]
     assert "read as a follow-up" not in after_new  # the same words, alone, lean on nothing

@@ -70,3 +70,12 @@ def test_an_earned_sentence_brings_its_continuation_though_that_one_did_not_earn
     )
     assert [c.chunk_id for c in split.citations] == ["h", "o1", "o2"]
     assert split.citations[2].score == split.citations[1].score
+
+
+def test_a_sentence_that_points_back_comes_after_the_one_it_points_to() -> None:
+    told, verdict = "The customer should tell their partner about the change.", "Don't announce this to the partner."
+    other = "Work with the account team."
+    section = _chunk("h", 11, [told, verdict, other])
+    answer = _compose([Passage(section, 1.5, 1, 0.8, 2.0)], {told: 0.1, verdict: 0.9, other: 0.5})
+    # "this" needs its sentence: quoted together, in the deck's order, though only one was asked for
+    assert answer.text.startswith(f"{told} [1] {verdict} [1]")
