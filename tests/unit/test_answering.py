@@ -8,19 +8,10 @@ import numpy as np
 
 from rag.answering import compose_answer
 from rag.config import AnswerConfig
-from rag.datatypes import Chunk, Location, Passage, Sentence
+from rag.datatypes import Passage
+from tests.chunks import make_chunk
 
 QUESTION = np.asarray([1, 0, 0, 0], np.float32)
-
-
-def _chunk(cid: str, slide: int, sentences: list[str]) -> Chunk:
-    spans, pos = [], 1000 * slide
-    for s in sentences:
-        spans.append(Sentence(s, pos, pos + len(s)))
-        pos += len(s) + 1
-    text = " ".join(sentences)
-    return Chunk(cid, Location("d.md", slide, None, f"Slide {slide}", "What should the seller do?"), "D", text,
-                 spans[0].start, spans[-1].end, text, tuple(spans), 10, 12)
 
 
 def _compose(passages: list[Passage], cosines: dict[str, float], **kwargs):  # type: ignore[no-untyped-def]
@@ -34,8 +25,8 @@ def _compose(passages: list[Passage], cosines: dict[str, float], **kwargs):  # t
 def _answer(cosines: dict[str, float], home: list[str], other: list[str], behind: float):  # type: ignore[no-untyped-def]
     """An answer from a passage of slide 4 holding ``home`` and one of slide 9, ``behind``
     it, holding ``other``."""
-    home_passage = Passage(_chunk("h", 4, home), 1.5, 1, 0.8, 2.0)
-    return _compose([home_passage, Passage(_chunk("o", 9, other), 1.5 - behind, 2, 0.8, 1.0)], cosines)
+    home_passage = Passage(make_chunk("h", 4, home), 1.5, 1, 0.8, 2.0)
+    return _compose([home_passage, Passage(make_chunk("o", 9, other), 1.5 - behind, 2, 0.8, 1.0)], cosines)
 
 
 def test_another_scenarios_sentence_is_quoted_only_when_it_fits_the_question_better() -> None:
@@ -62,7 +53,7 @@ def test_an_earned_sentence_brings_its_continuation_though_that_one_did_not_earn
     assert "Confirm whether the customer keeps Premier. [2] If not, plan the support change. [2]" in answer.text
     # the same, with the continuation in the section's next chunk: a citation of its own,
     # scored as the sentence it comes with
-    h, o1, o2 = _chunk("h", 4, home), _chunk("o1", 9, other[:1]), _chunk("o2", 9, other[1:])
+    h, o1, o2 = make_chunk("h", 4, home), make_chunk("o1", 9, other[:1]), make_chunk("o2", 9, other[1:], start=9500)
     split = _compose(
         [Passage(h, 1.5, 1, 0.8, 2.0), Passage(o1, 1.4, 2, 0.8, 1.0)],
         {home[0]: 0.6, other[0]: 0.8, other[1]: 0.3},
@@ -75,7 +66,7 @@ def test_an_earned_sentence_brings_its_continuation_though_that_one_did_not_earn
 def test_a_sentence_that_points_back_comes_after_the_one_it_points_to() -> None:
     told, verdict = "The customer should tell their partner about the change.", "Don't announce this to the partner."
     other = "Work with the account team."
-    section = _chunk("h", 11, [told, verdict, other])
+    section = make_chunk("h", 11, [told, verdict, other])
     answer = _compose([Passage(section, 1.5, 1, 0.8, 2.0)], {told: 0.1, verdict: 0.9, other: 0.5})
     # "this" needs its sentence: quoted together, in the deck's order, though only one was asked for
     assert answer.text.startswith(f"{told} [1] {verdict} [1]")

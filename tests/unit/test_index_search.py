@@ -7,9 +7,10 @@ import pytest
 
 from rag.answering import NOT_COVERED, compose_answer, confidence, validate_question
 from rag.config import AnswerConfig
-from rag.datatypes import Chunk, Location, Passage, Sentence, chunk_from_dict, to_dict
+from rag.datatypes import Chunk, Passage, chunk_from_dict, to_dict
 from rag.errors import InvalidQuestionError
 from rag.index import DenseIndex
+from tests.chunks import make_chunk
 
 
 def _unit(rows: int, dim: int, seed: int) -> np.ndarray:
@@ -61,29 +62,13 @@ def test_validate_question() -> None:
         validate_question("too long question", 5)
 
 
-def _chunk(cid: str, slide: int, sentences: list[str]) -> Chunk:
-    text = " ".join(sentences)
-    spans, pos = [], 1000 * slide
-    for s in sentences:
-        spans.append(Sentence(s, pos, pos + len(s)))
-        pos += len(s) + 1
-    return Chunk(
-        cid,
-        Location("doc.md", slide, None, f"Slide {slide}", "Section"),
-        "Doc",
-        text,
-        spans[0].start,
-        spans[-1].end,
-        text,
-        tuple(spans),
-        10,
-        12,
-    )
+def _doc_chunk(cid: str, slide: int, sentences: list[str]) -> Chunk:
+    return make_chunk(cid, slide, sentences, section="Section", source="doc.md", doc_title="Doc")
 
 
 def test_a_chunk_is_written_flat_and_read_back_whole() -> None:
     """chunks.jsonl predates Location: its fields stay the chunk's own on disk."""
-    chunk = _chunk("a", 9, ["Partners give billing support.", "Unrelated remark."])
+    chunk = _doc_chunk("a", 9, ["Partners give billing support.", "Unrelated remark."])
     data = to_dict(chunk)
     assert "location" not in data
     assert (data["source"], data["slide"], data["page"], data["title"], data["section"]) == (
@@ -101,8 +86,8 @@ def test_compose_answer_cites_verbatim_sentences_and_abstains() -> None:
         "Unrelated remark.": np.array([0, 0, 1, 0], np.float32),
         "Sellers support too.": np.array([0.9, 0.43, 0, 0], np.float32),
     }
-    a = _chunk("a", 9, ["Partners give billing support.", "Unrelated remark."])
-    b = _chunk("b", 4, ["Sellers support too.", "Billing is also done by partners."])
+    a = _doc_chunk("a", 9, ["Partners give billing support.", "Unrelated remark."])
+    b = _doc_chunk("b", 4, ["Sellers support too.", "Billing is also done by partners."])
     passages = [Passage(a, 0.03, 1, 0.8, 2.0), Passage(b, 0.02, 2, 0.7, 1.0)]
     cfg = AnswerConfig(min_evidence=0.5, duplicate_threshold=0.95)
     answer = compose_answer(
@@ -134,7 +119,7 @@ def test_a_continuation_chosen_first_follows_the_sentence_it_carries_on_from() -
         "In that case, develop the deal and proposal.": np.array([1, 0, 0], np.float32),
         "Unrelated remark.": np.array([0, 0, 1], np.float32),
     }
-    a = _chunk("a", 8, list(vecs))
+    a = _doc_chunk("a", 8, list(vecs))
     cfg = AnswerConfig(min_evidence=0.5)
     answer = compose_answer(
         "what do I do when they buy direct?", [Passage(a, 0.9, 1, 0.9, 1.0)], q, lambda _s, s: vecs[s.text], cfg, "v1"

@@ -9,11 +9,12 @@ import pytest
 
 from rag.answering import compose_answer
 from rag.config import AnswerConfig
-from rag.datatypes import Chunk, Location, Passage, Sentence
+from rag.datatypes import Passage
 from rag.errors import CorpusError
 from rag.intent import Role, Wants, can_give, read_intent, section_role
 from rag.lexical import analyse
 from rag.synonyms import Synonyms, duplicates, load_synonyms, parse, words
+from tests.chunks import make_chunk
 from tests.conftest import ROOT
 
 LIST = Synonyms(
@@ -110,16 +111,6 @@ def test_section_roles() -> None:
     assert section_role("Resources") is section_role(None) is Role.OTHER
 
 
-def _chunk(cid: str, slide: int, section: str, sentences: list[str]) -> Chunk:
-    spans, pos = [], 1000 * slide + (500 if "partner" in section else 0)
-    for s in sentences:
-        spans.append(Sentence(s, pos, pos + len(s)))
-        pos += len(s) + 1
-    text = " ".join(sentences)
-    return Chunk(cid, Location("d.md", slide, None, f"Slide {slide}", section), "D", text, spans[0].start,
-                 spans[-1].end, text, tuple(spans), 10, 12)
-
-
 def _vectors(table: dict[str, list[float]]):  # type: ignore[no-untyped-def]
     unit = {k: np.asarray(v, np.float32) / np.linalg.norm(v) for k, v in table.items()}
     return lambda _source, s: unit[s.text]
@@ -133,10 +124,9 @@ def test_yes_no_question_gets_the_verdict_first_and_far_passages_give_nothing() 
         "Help customer understand CSP.": [1, 0.05, 0, 0],
         "Other scenario sentence.": [1, 0, 0, 0],
     })
-    seller = _chunk("s", 4, "What should the seller do?", ["Use empowerment in compete scenarios.",
-                                                           "Do not offer concessions to compete."])
-    partner = _chunk("p", 4, "What does the partner do?", ["Help customer understand CSP."])
-    other = _chunk("o", 9, "What should the seller do?", ["Other scenario sentence."])
+    seller = make_chunk("s", 4, ["Use empowerment in compete scenarios.", "Do not offer concessions to compete."])
+    partner = make_chunk("p", 4, ["Help customer understand CSP."], section="What does the partner do?", start=4500)
+    other = make_chunk("o", 9, ["Other scenario sentence."])
     passages = [Passage(seller, 1.5, 1, 0.8, 2.0), Passage(partner, 1.47, 2, 0.8, 1.0),
                 Passage(other, 1.2, 3, 0.8, 1.0)]
     cfg = AnswerConfig(min_evidence=0.5, duplicate_threshold=0.99)
@@ -181,7 +171,7 @@ def test_only_a_passage_with_a_figure_gives_one_and_none_writes() -> None:
 
 def test_a_question_for_a_figure_the_guidance_does_not_quote_abstains() -> None:
     q = np.asarray([1, 0, 0, 0], np.float32)
-    chunk = _chunk("s", 9, "What should the seller do?", ["Do not sell Unified Support to CSP customers."])
+    chunk = make_chunk("s", 9, ["Do not sell Unified Support to CSP customers."])
     vectors = _vectors({"Do not sell Unified Support to CSP customers.": [1, 0, 0, 0]})
     cfg = AnswerConfig(min_evidence=0.5)
     asked = "how much does Unified Support cost?"
@@ -201,7 +191,7 @@ def test_a_sentence_that_carries_on_from_a_chosen_one_comes_with_it() -> None:
         "Select the solution and share this with the partners.",
     ]
     vectors = _vectors({texts[0]: [1, 0, 0, 0], texts[1]: [0, 1, 0, 0], texts[2]: [0.2, 0, 1, 0]})
-    chunk = _chunk("s", 6, "What should the seller do?", texts)
+    chunk = make_chunk("s", 6, texts)
     cfg = AnswerConfig(min_evidence=0.5, sentence_margin=0.3, terms_weight=0.0, lead_bonus=0.0)
     answer = compose_answer("the partner can't do it", [Passage(chunk, 2.0, 1, 0.9, 3.0)], q, vectors, cfg, "v")
     assert answer.text == f"{texts[0]} [1] {texts[1]} [1]"  # the far third sentence stays out
