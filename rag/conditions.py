@@ -42,17 +42,24 @@ _QUESTIONED = re.compile(r"^\s*(?:can|does|do|will)\b", re.IGNORECASE)
 _EA = r"(?:ea|enterprise agreement|mca|microsoft customer agreement|direct)"
 _CSP = r"(?:csp|cloud solution provider|breadth|a partner|a reseller)"
 _NOT_A_ROUTE = r"(?!\s*(?:customers?|accounts?|accts?|custs?|clients?|renewals?|deals?|pricing|partners?|resellers?)\b)"
+_NOT_THE_SOURCE = (
+    r"(?!\s*(?:to|into|onto|over to|->|→)\s*(?:an?\s+|the\s+|their\s+)?"
+    r"(?:csp|cloud solution provider|breadth|partners?|resellers?|ea|enterprise agreement|mca|"
+    r"microsoft customer agreement|direct)\b)"
+)
+"""A route followed by "to <another route>" is where the move starts: "moving EA to CSP" moves
+to CSP, not to EA."""
 _MOVE = r"\b(?:go|going|goes|went|gone|move|moving|moves|moved|switch|switching|switched|take it|convert\w*)\s+"
 """A verb of moving, a move made included ("switched", "went")."""
 _TO_EA = re.compile(
     rf"(?:\b(?:to|onto|into|over to|back to|back on|back onto)\s+(?:an?\s+|the\s+|their\s+)?|->\s*|→\s*|"
-    rf"{_MOVE}){_EA}\b{_NOT_A_ROUTE}"
+    rf"{_MOVE}){_EA}\b{_NOT_A_ROUTE}{_NOT_THE_SOURCE}"
     rf"|\b(?:off|out of|leaving|leave|leaves|left)\s+(?:of\s+)?(?:their\s+|the\s+)?(?:csp|breadth)\b",
     re.IGNORECASE,
 )
 _TO_CSP = re.compile(
     rf"(?:\b(?:to|onto|into|over to|back to|back on)\s+(?:an?\s+|the\s+)?|->\s*|→\s*|"
-    rf"{_MOVE}){_CSP}\b{_NOT_A_ROUTE}"
+    rf"{_MOVE}){_CSP}\b{_NOT_A_ROUTE}{_NOT_THE_SOURCE}"
     rf"|\b(?:off|out of|leaving|leave|leaves|left)\s+(?:of\s+)?(?:their\s+|the\s+)?(?:ea|enterprise agreement)\b",
     re.IGNORECASE,
 )

@@ -32,6 +32,11 @@ from rag.conditions import Conditions, agreements, conflicts, read_conditions
         ("they moved to an EA and regret nothing", 0, -1),
         ("customer wants to leave their CSP partner and buy through an EA again", 0, -1),
         ("partner says they don't do biz apps", -1, 0),
+        # the route a move starts from is not where it goes
+        ("cust moving EA to CSP - what's the main support caveat?", 0, 1),
+        ("customer goes EA -> CSP", 0, 1),
+        ("they go CSP -> EA", 0, -1),
+        ("CSP customer wants to move to EA to save money", 0, -1),
     ],
 )
 def test_read_conditions(text: str, partner_can: int, toward_csp: int) -> None:
