@@ -33,6 +33,10 @@ answer from the right section beats a long one padded from the scenarios next to
    within ``verdict_margin`` of the best.
 6. Citations are numbered by relevance; within a citation sentences keep source
    order, a verdict first.
+7. A question about the scenarios themselves ("what scenarios does the guide cover?")
+   whose best passage is the contents list gets the whole list (:func:`_contents`); one
+   only about the guidance itself ("what's in this deck?") is in scope whatever its
+   evidence: its words are about the deck, not in it.
 """
 
 from __future__ import annotations
@@ -65,6 +69,10 @@ SentenceTerms = Callable[[str], frozenset[str]]
 
 PartSections = Callable[[Chunk], Sequence[Sequence[Chunk]]]
 """A chunk -> the sections of its slide (or page), each as its chunks in document order."""
+
+ContentsEntries = Callable[[Chunk], Sequence[Sentence]]
+"""A contents-list chunk -> its sentences that name another part of the document (the
+entries, without "Click on the scenario to go directly to that page"); () for any other."""
 
 _VERDICT = re.compile(
     r"\b(?:not|never|don['’]t|doesn['’]t|won['’]t|cannot|can['’]t|no|only|avoid|last resort|"
@@ -130,11 +138,16 @@ def compose_answer(
     sentence_terms: SentenceTerms = lambda _text: frozenset(),
     intent: Intent = PLAIN_QUESTION,
     part_sections: PartSections = lambda chunk: ((chunk,),),
+    contents_entries: ContentsEntries = lambda chunk: (),
 ) -> Answer:
     best = evidence(passages, cfg.evidence_lexical_weight)
     conf = confidence(best, cfg.min_evidence)
     timing = dict(timing_ms or {})
-    if not passages or best < cfg.min_evidence or not any(can_give(intent.wants, p.chunk.text) for p in passages):
+    listed = _contents(passages[0], intent, contents_entries, sentence_terms) if passages else []
+    in_scope = bool(listed) and intent.about_the_guidance  # its words are about the deck, not in it
+    if not in_scope and (
+        not passages or best < cfg.min_evidence or not any(can_give(intent.wants, p.chunk.text) for p in passages)
+    ):
         return Answer(
             question=question,
             text=NOT_COVERED,
@@ -146,10 +159,9 @@ def compose_answer(
             index_version=index_version,
             timing_ms=timing,
         )
-    candidates = _candidates(
-        passages, query_vector, sentence_vectors, cfg, terms, sentence_terms, part_sections
+    chosen = listed or _select(
+        _candidates(passages, query_vector, sentence_vectors, cfg, terms, sentence_terms, part_sections), cfg, intent
     )
-    chosen = _select(candidates, cfg, intent)
     citations, text = _cite(chosen)
     return Answer(
         question=question,
@@ -162,6 +174,18 @@ def compose_answer(
         index_version=index_version,
         timing_ms=timing,
     )
+
+
+def _contents(
+    best: Passage, intent: Intent, entries: ContentsEntries, sentence_terms: SentenceTerms
+) -> list[_Candidate]:
+    """A question about the guidance's scenarios themselves ("what scenarios does the guide
+    cover?") whose best passage is the contents list is answered with the whole list: two
+    of its eight entries would misstate what the guidance covers. (Dev questions: the two
+    about the scenarios now name all eight.)"""
+    if not intent.overview:
+        return []
+    return [_Candidate(best, s, sentence_terms(s.text), best.score, False) for s in entries(best.chunk)]
 
 
 def suggest(passages: Sequence[Passage], limit: int) -> tuple[str, ...]:

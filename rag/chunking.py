@@ -160,5 +160,18 @@ def _is_contents_list(sentences: Sequence[Sentence], titles: dict[str, int | Non
     return len(sentences) >= 2 and named * 2 >= len(sentences)
 
 
+def part_names(names: Iterable[str]) -> frozenset[str]:
+    """Titles and scenario names of a document's parts, as :func:`contents_entries` matches them."""
+    return frozenset(_norm(name) for name in names if name)
+
+
+def contents_entries(chunk: Chunk, names: frozenset[str]) -> tuple[Sentence, ...]:
+    """The sentences of a contents-list chunk (``navigational``) that name a part of the
+    document (:func:`part_names`), in document order; () for any other chunk."""
+    if not chunk.navigational:
+        return ()
+    return tuple(s for s in chunk.sentences if _norm(s.text) in names)
+
+
 def _norm(text: str) -> str:
     return " ".join(text.lower().split()).rstrip(".:;")

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from rag.lexical import tokenize
+
 
 class Wants(Enum):
     """The kind of answer a question asks for, where the guidance can only give some kinds.
@@ -83,6 +85,15 @@ _OVERVIEW = re.compile(
 )
 """A question about the guidance's scenarios themselves ("what scenarios does the guide
 cover?", "which part of the playbook do I use when…"), which the table of contents answers."""
+_GUIDANCE = re.compile(r"\b(?:deck|guide|guidance|playbook|document)\b", re.IGNORECASE)
+_ABOUT_THE_GUIDANCE = frozenset(tokenize(
+    "scenario scenarios deck guide guidance playbook document doc slide slides section sections part parts "
+    "cover covers covered covering talk talks about include includes included list topic topics many kinds "
+    "types exist describe describes discuss discusses explain explains content contents there csp cloud "
+    "solution provider sales seller sellers"
+)) | {"what", "which", "how"}  # "what's": tokenize keeps a contraction's first word
+"""The words of a question that asks only about the guidance itself ("which CSP scenarios
+does the deck talk about?", "what does the guide cover?"), stemmed as :func:`tokenize` does."""
 _ASKS_WHICH = re.compile(r"^\s*(?:is|are|was|were|do|does)\b.*\b(?:or)\b", re.IGNORECASE)
 
 
@@ -132,6 +143,9 @@ class Intent:
     wants: Wants = Wants.GUIDANCE
     overview: bool = False
     """The question asks about the scenarios themselves: a contents list answers it."""
+    about_the_guidance: bool = False
+    """...and nothing else: it is in scope whatever its similarity to the guidance's sentences
+    (its words are about the deck, not in it), when a contents list answers it."""
 
 
 def read_intent(question: str) -> Intent:
@@ -144,7 +158,10 @@ def read_intent(question: str) -> Intent:
         role = Role.SELLER
     # "is it EA or CSP?" asks which, not whether
     yes_no = any(_YES_NO.search(part) and not _ASKS_WHICH.search(part) for part in _clauses(question))
-    return Intent(role, yes_no, _wants(question), _OVERVIEW.search(question) is not None)
+    terms = tokenize(question)
+    only_about_it = bool(terms) and all(t in _ABOUT_THE_GUIDANCE for t in terms)
+    overview = _OVERVIEW.search(question) is not None or (only_about_it and _GUIDANCE.search(question) is not None)
+    return Intent(role, yes_no, _wants(question), overview, overview and only_about_it)
 
 
 def _wants(question: str) -> Wants:

@@ -11,6 +11,7 @@ import numpy as np
 from rag.answering import compose_answer, evidence, validate_question
 from rag.batching import LRU, MicroBatcher, normalise_question
 from rag.builder import ensure_index
+from rag.chunking import contents_entries, part_names
 from rag.config import Settings
 from rag.corpus import check_corpus_folder
 from rag.datatypes import Answer, Chunk, Manifest, Passage, Sentence, SourceInfo, Turn, place_of
@@ -42,6 +43,7 @@ class Pipeline:
         self.retriever = Retriever(index, embedder, settings.retrieval, self.batcher.encode_one)
         self._answers: LRU[tuple[object, ...], Answer] = LRU(settings.answer.cache_size)
         self._terms: LRU[str, frozenset[str]] = LRU(16384)
+        self._part_names = part_names([*index.headings, *(c.title for c in index.chunks)])
 
     @property
     def manifest(self) -> Manifest:
@@ -94,6 +96,7 @@ class Pipeline:
             sentence_terms=self._sentence_terms,
             intent=retrieval.intent,
             part_sections=self._part_sections,
+            contents_entries=self._contents_entries,
         )
         now = time.perf_counter()
         timing = {**answer.timing_ms, "answer": (now - t_answer) * 1000, "total": (now - started) * 1000}
@@ -124,6 +127,9 @@ class Pipeline:
     def _part_sections(self, chunk: Chunk) -> tuple[tuple[Chunk, ...], ...]:
         sections = self.index.part_sections.get(place_of(chunk), ())
         return tuple(tuple(self.index.chunks[r] for r in rows) for rows in sections) or ((chunk,),)
+
+    def _contents_entries(self, chunk: Chunk) -> tuple[Sentence, ...]:
+        return contents_entries(chunk, self._part_names)
 
     def _sentence_terms(self, text: str) -> frozenset[str]:
         """A guidance sentence's lexical terms: the same few hundred sentences come back in

@@ -151,7 +151,10 @@ class Retriever:
             - cfg.conflict_penalty * conflict
             + cfg.agreement_bonus * agree
         )
-        order = np.lexsort((np.asarray(rows), -score))[:k]  # best first; ties by row
+        # best first, ties by row; a question only about the guidance itself ("what does the
+        # deck cover?") has the contents list first: its words are about the deck, not in it
+        contents_first = self._navigational[rows] & intent.about_the_guidance
+        order = np.lexsort((np.asarray(rows), -score, ~contents_first))[:k]
         return tuple(
             Passage(
                 chunk=index.chunks[rows[i]],

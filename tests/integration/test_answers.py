@@ -55,11 +55,20 @@ def test_the_scenario_whose_conditions_the_question_states_comes_first(  # type:
 
 
 @pytest.mark.parametrize(
-    "question", ["which CSP scenarios does the deck talk about?", "what are the scenarios in this CSP deck?"]
+    "question",
+    ["which CSP scenarios does the deck talk about?", "what are the scenarios in this CSP deck?",
+     "what's in this deck?"],
 )
 def test_a_question_about_the_scenarios_is_answered_from_the_contents_slide(pipeline, question: str) -> None:  # type: ignore[no-untyped-def]
     # with the contents list's usual penalty (no Intent.overview), a scenario slide ranks first
     assert pipeline.search(question, 5)[0].chunk.slide == 3
+    # and the answer is the whole list: all eight scenarios, cited to the contents slide
+    answer = pipeline.answer(question)
+    assert {c.location.slide for c in answer.citations} == {3}
+    for name in ("New CSP deal being pitched by a partner to an EA customer", "Customer has an upcoming EA renewal",
+                 "Customer wants to migrate from CSP to EA or an MCA through their account team (direct markets)"):
+        assert name in answer.text
+    assert answer.text.count("[1]") == 8 and "Click on the scenario" not in answer.text
 
 
 def test_a_follow_up_is_answered_for_itself_from_the_threads_scenario(pipeline) -> None:  # type: ignore[no-untyped-def]

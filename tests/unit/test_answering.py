@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
 from rag.answering import compose_answer
 from rag.config import AnswerConfig
 from rag.datatypes import Passage
+from rag.intent import Intent, Role
 from tests.chunks import make_chunk
 
 QUESTION = np.asarray([1, 0, 0, 0], np.float32)
@@ -70,3 +72,23 @@ def test_a_sentence_that_points_back_comes_after_the_one_it_points_to() -> None:
     answer = _compose([Passage(section, 1.5, 1, 0.8, 2.0)], {told: 0.1, verdict: 0.9, other: 0.5})
     # "this" needs its sentence: quoted together, in the deck's order, though only one was asked for
     assert answer.text.startswith(f"{told} [1] {verdict} [1]")
+
+
+def test_a_question_about_the_scenarios_gets_the_whole_contents_list() -> None:
+    entries = [f"Scenario name {i}" for i in range(1, 9)]
+    contents = make_chunk("c", 3, ["Click on a scenario to open it", *entries])
+    contents = replace(contents, navigational=True)
+    scenario = make_chunk("s", 4, ["Work with the partner."])
+    passages = [Passage(contents, 1.8, 1, 0.8, 2.0), Passage(scenario, 1.7, 2, 0.8, 2.0)]
+    cosines = {s.text: 0.7 for c in (contents, scenario) for s in c.sentences}
+    listed = contents_entries_of(contents)
+    overview = _compose(passages, cosines, intent=Intent(Role.SELLER, False, overview=True),
+                        contents_entries=listed)
+    assert overview.text == " ".join(f"{e} [1]" for e in entries)
+    # any other question is answered as usual, at most max_sentences from the list
+    plain = _compose(passages, cosines, contents_entries=listed)
+    assert len(plain.text.split(" [")) - 1 <= AnswerConfig().max_sentences
+
+
+def contents_entries_of(contents):  # type: ignore[no-untyped-def]
+    return lambda chunk: chunk.sentences[1:] if chunk is contents else ()

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.chunking import Budget, chunk_document
+from rag.chunking import Budget, chunk_document, contents_entries, part_names
 from rag.config import ChunkingConfig
 from rag.corpus import load_corpus
 from tests.conftest import CORPUS
@@ -64,3 +64,14 @@ def test_contents_slide_is_navigational(deck) -> None:  # type: ignore[no-untype
     chunks = chunk_document(deck, ChunkingConfig(), Budget(_words, 160, _words, 256))
     nav = {c.slide for c in chunks if c.navigational}
     assert nav == {3}
+
+
+def test_contents_entries_are_the_sentences_naming_a_part(deck) -> None:  # type: ignore[no-untyped-def]
+    chunks = chunk_document(deck, ChunkingConfig(), Budget(_words, 160, _words, 256))
+    names = part_names(n for part in deck.parts for n in (part.title, part.scenario) if n)
+    (contents,) = [c for c in chunks if c.navigational]
+    entries = [s.text for s in contents_entries(contents, names)]
+    # the eight scenarios, in the slide's order, without "Click on the scenario to go…"
+    assert len(entries) == 8 and entries[0] == "New CSP deal being pitched by a partner to an EA customer"
+    assert not any(e.startswith("Click") for e in entries)
+    assert all(not contents_entries(c, names) for c in chunks if not c.navigational)

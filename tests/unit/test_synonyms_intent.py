@@ -105,6 +105,23 @@ def test_a_question_about_the_scenarios_themselves(question: str, overview: bool
     assert read_intent(question).overview is overview
 
 
+@pytest.mark.parametrize(
+    ("question", "overview", "about_the_guidance"),
+    [
+        ("which CSP scenarios does the deck talk about?", True, True),
+        ("what's in this deck?", True, True),  # no "scenario", but only about the deck
+        ("what does the guide cover?", True, True),
+        ("is there a scenario for a customer swapping resellers?", True, False),  # asks about a case
+        ("what scenario should I use for a pivot table in excel?", True, False),
+        ("can I send this CSP deck to the partner?", False, False),
+        ("where's the deck?", False, False),
+    ],
+)
+def test_a_question_only_about_the_guidance_itself(question: str, overview: bool, about_the_guidance: bool) -> None:
+    intent = read_intent(question)
+    assert (intent.overview, intent.about_the_guidance) == (overview, about_the_guidance)
+
+
 def test_section_roles() -> None:
     assert section_role("What should the seller do?") is Role.SELLER
     assert section_role("What should you do in this case?") is Role.SELLER
