@@ -99,7 +99,9 @@ def split_sentences(text: str, offset: int, words: frozenset[str]) -> list[Sente
     out: list[Sentence] = []
     for start, end in _sentence_spans(text):
         for s, e in _bullet_spans(text, start, end, words):
-            out.append(Sentence(text[s:e], offset + s, offset + e))
+            s, e = _balanced(text, s, e)
+            if e > s:
+                out.append(Sentence(text[s:e], offset + s, offset + e))
     return out
 
 
@@ -140,6 +142,25 @@ def _is_bullet_break(prev: str, nxt: str, words: frozenset[str]) -> bool:
         return False
     first = lead.group(0).lower()
     return first in words or (first.endswith("ing") and len(first) > 5)
+
+
+def _balanced(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span without the bracket of an aside that another sentence opens or closes:
+    "(Scenario may differ if … a partner. If a partner referral is needed, provide three or
+    more partners, following standard practices)." is two sentences, quoted without the
+    lone "(" and ")." (still the deck's exact words, each a substring of it)."""
+    piece = text[start:end]
+    if piece[:1] in "([" and piece.count(piece[0]) > piece.count(")" if piece[0] == "(" else "]"):
+        start += 1
+        while start < end and text[start].isspace():
+            start += 1
+    piece = text[start:end]
+    tail = piece.rstrip(".,;:!? ")
+    if tail[-1:] in ")]" and tail.count(tail[-1]) > tail.count("(" if tail[-1] == ")" else "["):
+        end = start + len(tail) - 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+    return start, end
 
 
 def _trimmed(text: str, start: int, end: int) -> Iterable[tuple[int, int]]:

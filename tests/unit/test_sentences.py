@@ -45,3 +45,18 @@ def test_acronym_and_parenthesis_before_a_bullet() -> None:
         "Use OCP Insights (microsoft.com)",
         "Refer partners",
     ]
+
+
+def test_an_aside_split_in_two_is_quoted_without_its_lone_brackets() -> None:
+    text = (
+        "Share the lead. (Scenario may differ if the customer has a partner. If a referral is "
+        "needed, provide three or more partners). Let the partner lead (if it can)."
+    )
+    assert _split(text) == [
+        "Share the lead.",
+        "Scenario may differ if the customer has a partner.",
+        "If a referral is needed, provide three or more partners",
+        "Let the partner lead (if it can).",
+    ]
+    # an aside closed within its sentence keeps its brackets
+    assert _split("(Direct markets only) Refer partners", "refer") == ["(Direct markets only)", "Refer partners"]
