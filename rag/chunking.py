@@ -31,6 +31,18 @@ class Budget:
     max_model_tokens: int
 
 
+MARKING = re.compile(
+    r"(?:(?:microsoft|company|highly|strictly)\s+)*(?:confidential|internal|general|public)"
+    r"(?:\s*[-–—:]\s*\w+(?:\s+\w+)?)?\.?"
+    r"|(?:for\s+)?internal\s+use\s+only\.?|not\s+for\s+(?:external\s+)?distribution\.?"
+    r"|all\s+rights\s+reserved\.?|(?:©|\(c\)|copyright)\s.{0,80}",
+    re.IGNORECASE,
+)
+"""A sentence that only marks the document ("Microsoft Confidential.", "For internal use
+only.", "© 2022 Microsoft"): a label on the slide, not guidance, so it is never indexed and
+never quoted in an answer."""
+
+
 def chunk_corpus(docs: Iterable[Document], cfg: ChunkingConfig, budget: Budget) -> list[Chunk]:
     return [chunk for doc in docs for chunk in chunk_document(doc, cfg, budget)]
 
@@ -48,6 +60,8 @@ def chunk_document(doc: Document, cfg: ChunkingConfig, budget: Budget) -> list[C
         units: list[tuple[Segment, Sentence]] = []
         for seg in segments:
             for sentence in split_sentences(seg.text, seg.start, words):
+                if MARKING.fullmatch(sentence.text):
+                    continue
                 units.extend((seg, piece) for piece in _fit(sentence, header, budget))
         chunks.extend(_make_chunk(doc, header, run, budget, titles) for run in _pack(units, header, cfg, budget))
     return chunks

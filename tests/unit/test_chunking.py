@@ -75,3 +75,12 @@ def test_contents_entries_are_the_sentences_naming_a_part(deck) -> None:  # type
     assert len(entries) == 8 and entries[0] == "New CSP deal being pitched by a partner to an EA customer"
     assert not any(e.startswith("Click") for e in entries)
     assert all(not contents_entries(c, names) for c in chunks if not c.navigational)
+
+
+def test_a_documents_markings_are_not_indexed(deck) -> None:  # type: ignore[no-untyped-def]
+    # slide 2 carries "Microsoft Confidential. For internal use only.": a label, not guidance
+    assert "Microsoft Confidential." in deck.text
+    chunks = chunk_document(deck, ChunkingConfig(), Budget(_words, 160, _words, 256))
+    texts = [s.text for c in chunks for s in c.sentences]
+    assert not any("Confidential" in t or "internal use only" in t for t in texts)
+    assert any(t.startswith("Partners drive growth") for t in texts)  # the slide's guidance stays
