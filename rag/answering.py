@@ -37,6 +37,8 @@ answer from the right section beats a long one padded from the scenarios next to
    whose best passage is the contents list gets the whole list (:func:`_contents`); one
    only about the guidance itself ("what's in this deck?") is in scope whatever its
    evidence: its words are about the deck, not in it.
+8. A question that only asks what an acronym means ("what's an MCA?") gets the one sentence
+   that spells it out (:func:`_definition`), or the not-covered answer when none does.
 """
 
 from __future__ import annotations
@@ -69,6 +71,10 @@ SentenceTerms = Callable[[str], frozenset[str]]
 
 PartSections = Callable[[Chunk], Sequence[Sequence[Chunk]]]
 """A chunk -> the sections of its slide (or page), each as its chunks in document order."""
+
+SpelledOut = Callable[[str], Sequence[tuple[Chunk, Sentence]] | None]
+"""An acronym -> the guidance's sentences that spell it out ("…under the Microsoft Customer
+Agreement." for "MCA"); () when the guidance never does; None when it is no known acronym."""
 
 ContentsEntries = Callable[[Chunk], Sequence[Sentence]]
 """A contents-list chunk -> its sentences that name another part of the document (the
@@ -139,14 +145,23 @@ def compose_answer(
     intent: Intent = PLAIN_QUESTION,
     part_sections: PartSections = lambda chunk: ((chunk,),),
     contents_entries: ContentsEntries = lambda chunk: (),
+    spelled_out: SpelledOut = lambda term: None,
 ) -> Answer:
     best = evidence(passages, cfg.evidence_lexical_weight)
     conf = confidence(best, cfg.min_evidence)
     timing = dict(timing_ms or {})
     listed = _contents(passages[0], intent, contents_entries, sentence_terms) if passages else []
     in_scope = bool(listed) and intent.about_the_guidance  # its words are about the deck, not in it
+    term = intent.defines
+    defined = spelled_out(term) if term else None
+    if term and defined is not None:  # "what's an MCA?": the sentence that spells it out, if any
+        listed = _definition(term, defined, query_vector, sentence_vectors, sentence_terms, len(passages))
+        in_scope = bool(listed)
     if not in_scope and (
-        not passages or best < cfg.min_evidence or not any(can_give(intent.wants, p.chunk.text) for p in passages)
+        defined is not None
+        or not passages
+        or best < cfg.min_evidence
+        or not any(can_give(intent.wants, p.chunk.text) for p in passages)
     ):
         return Answer(
             question=question,
@@ -186,6 +201,27 @@ def _contents(
     if not intent.overview:
         return []
     return [_Candidate(best, s, sentence_terms(s.text), best.score, False) for s in entries(best.chunk)]
+
+
+def _definition(
+    term: str,
+    defined: Sequence[tuple[Chunk, Sentence]],
+    query: np.ndarray,
+    vectors: SentenceVectors,
+    sentence_terms: SentenceTerms,
+    retrieved: int,
+) -> list[_Candidate]:
+    """The one sentence that answers "what does <acronym> stand for?": of those that spell it
+    out, one that defines it ("Partner Development Manager (PDM)") first, then the closest to
+    the question. The guidance has no glossary of its own: a term it never spells out ("SMC")
+    is not covered, whatever a maintainers' list says it means."""
+    if not defined:
+        return []
+    spelled = f"({term.upper()})"
+    scored = [(spelled in s.text, float(vectors(c.source, s) @ query), c, s) for c, s in defined]
+    _, cosine, chunk, sentence = max(scored, key=lambda t: (t[0], t[1]))
+    passage = Passage(chunk, cosine, retrieved + 1, None, cosine)
+    return [_Candidate(passage, sentence, sentence_terms(sentence.text), cosine, False)]
 
 
 def suggest(passages: Sequence[Passage], limit: int) -> tuple[str, ...]:

@@ -85,6 +85,17 @@ _OVERVIEW = re.compile(
 )
 """A question about the guidance's scenarios themselves ("what scenarios does the guide
 cover?", "which part of the playbook do I use when…"), which the table of contents answers."""
+_DEFINES = re.compile(
+    r"^\s*(?:so\s+|and\s+|ok(?:ay)?,?\s+)?(?:"
+    r"what\s+(?:does|do)\s+(?:an?\s+|the\s+)?(?P<a>[A-Za-z][A-Za-z&]{1,7})\s+(?:actually\s+|even\s+)?"
+    r"(?:stand\s+for|mean|refer\s+to)"
+    r"|(?:what['’]?s|what\s+is|what\s+are)\s+(?:an?\s+|the\s+)?(?P<b>[A-Za-z][A-Za-z&]{1,7}?)s?"
+    r"|(?:what\s+is|what['’]?s)\s+(?:an?\s+|the\s+)?(?P<c>[A-Za-z][A-Za-z&]{1,7})\s+short\s+for"
+    r")\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+"""A question that asks only what a term means. (Who decides it is an acronym: the index's
+acronym table, see :mod:`rag.acronyms`.)"""
 _GUIDANCE = re.compile(r"\b(?:deck|guide|guidance|playbook|document)\b", re.IGNORECASE)
 _ABOUT_THE_GUIDANCE = frozenset(tokenize(
     "scenario scenarios deck guide guidance playbook document doc slide slides section sections part parts "
@@ -146,6 +157,9 @@ class Intent:
     about_the_guidance: bool = False
     """...and nothing else: it is in scope whatever its similarity to the guidance's sentences
     (its words are about the deck, not in it), when a contents list answers it."""
+    defines: str | None = None
+    """The term the question asks the meaning of, when that is all it asks ("what does CSP
+    stand for?", "what's an MCA?"): an acronym's spelled-out form answers it."""
 
 
 def read_intent(question: str) -> Intent:
@@ -161,7 +175,9 @@ def read_intent(question: str) -> Intent:
     terms = tokenize(question)
     only_about_it = bool(terms) and all(t in _ABOUT_THE_GUIDANCE for t in terms)
     overview = _OVERVIEW.search(question) is not None or (only_about_it and _GUIDANCE.search(question) is not None)
-    return Intent(role, yes_no, _wants(question), overview, overview and only_about_it)
+    asked = _DEFINES.match(question)
+    defines = next((g for g in asked.groups() if g), None) if asked else None
+    return Intent(role, yes_no, _wants(question), overview, overview and only_about_it, defines)
 
 
 def _wants(question: str) -> Wants:

@@ -44,6 +44,7 @@ class Pipeline:
         self._answers: LRU[tuple[object, ...], Answer] = LRU(settings.answer.cache_size)
         self._terms: LRU[str, frozenset[str]] = LRU(16384)
         self._part_names = part_names([*index.headings, *(c.title for c in index.chunks)])
+        self._spelled: dict[str, tuple[tuple[Chunk, Sentence], ...]] = {}
 
     @property
     def manifest(self) -> Manifest:
@@ -97,6 +98,7 @@ class Pipeline:
             intent=retrieval.intent,
             part_sections=self._part_sections,
             contents_entries=self._contents_entries,
+            spelled_out=self._spelled_out,
         )
         now = time.perf_counter()
         timing = {**answer.timing_ms, "answer": (now - t_answer) * 1000, "total": (now - started) * 1000}
@@ -127,6 +129,22 @@ class Pipeline:
     def _part_sections(self, chunk: Chunk) -> tuple[tuple[Chunk, ...], ...]:
         sections = self.index.part_sections.get(place_of(chunk), ())
         return tuple(tuple(self.index.chunks[r] for r in rows) for rows in sections) or ((chunk,),)
+
+    def _spelled_out(self, term: str) -> tuple[tuple[Chunk, Sentence], ...] | None:
+        """The sentences that spell out the acronym ``term`` (None: no known acronym); one
+        pass over the sentences per acronym, kept (acronyms are few)."""
+        acronym = term.upper()
+        if acronym not in self.index.acronyms and acronym.endswith("S"):  # "what are PDMs?"
+            acronym = acronym[:-1]
+        expansion = self.index.acronyms.get(acronym)
+        if expansion is None:
+            return None
+        found = self._spelled.get(acronym)
+        if found is None:
+            needle = expansion.lower()
+            found = tuple((c, s) for c in self.index.chunks for s in c.sentences if needle in s.text.lower())
+            self._spelled[acronym] = found
+        return found
 
     def _contents_entries(self, chunk: Chunk) -> tuple[Sentence, ...]:
         return contents_entries(chunk, self._part_names)

@@ -129,3 +129,10 @@ def test_every_answer_sentence_is_verbatim_from_its_citation(pipeline) -> None: 
             assert sentence in citation.quote
         assert len(answer.text.split()) <= pipeline.settings.answer.max_words + 60
     assert answered >= 50
+
+
+def test_what_an_acronym_stands_for(pipeline) -> None:  # type: ignore[no-untyped-def]
+    answer = pipeline.answer("what's an MCA?")
+    assert "Microsoft Customer Agreement" in answer.text and answer.citations[0].location.slide == 8
+    # the deck uses OCP ("the OCP Insights tool") but never says what it stands for
+    assert pipeline.answer("what does OCP stand for?").abstained

@@ -92,3 +92,23 @@ def test_a_question_about_the_scenarios_gets_the_whole_contents_list() -> None:
 
 def contents_entries_of(contents):  # type: ignore[no-untyped-def]
     return lambda chunk: chunk.sentences[1:] if chunk is contents else ()
+
+
+def test_what_an_acronym_stands_for_is_the_sentence_that_spells_it_out() -> None:
+    plain = make_chunk("p", 4, ["Work with the partner."])
+    spells = make_chunk(
+        "s", 8, ["Buy under the Microsoft Customer Agreement.", "Work with the Partner Development Manager (PDM)."]
+    )
+    passages = [Passage(plain, 1.8, 1, 0.8, 2.0)]
+    cosines = {"Work with the partner.": 0.9, spells.sentences[0].text: 0.6, spells.sentences[1].text: 0.5}
+    table = {"MCA": ((spells, spells.sentences[0]),), "PDM": tuple((spells, s) for s in spells.sentences), "SMC": ()}
+    ask = lambda term: _compose(passages, cosines, intent=Intent(Role.SELLER, False, defines=term),  # noqa: E731
+                                spelled_out=table.get)
+    assert ask("MCA").text == "Buy under the Microsoft Customer Agreement. [1]"
+    assert ask("MCA").citations[0].location.slide == 8
+    # the sentence that defines it ("… (PDM)") comes before a closer one that only uses it
+    assert ask("PDM").text == "Work with the Partner Development Manager (PDM). [1]"
+    # an acronym the guidance never spells out is not covered, however close its passages
+    assert ask("SMC").abstained
+    # a term that is no acronym is answered as any question
+    assert ask("churn").text.startswith("Work with the partner.")

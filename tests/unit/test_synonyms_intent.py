@@ -215,3 +215,19 @@ def test_a_sentence_that_carries_on_from_a_chosen_one_comes_with_it() -> None:
     cfg = AnswerConfig(min_evidence=0.5, sentence_margin=0.3, terms_weight=0.0, lead_bonus=0.0)
     answer = compose_answer("the partner can't do it", [Passage(chunk, 2.0, 1, 0.9, 3.0)], q, vectors, cfg, "v")
     assert answer.text == f"{texts[0]} [1] {texts[1]} [1]"  # the far third sentence stays out
+
+
+@pytest.mark.parametrize(
+    ("question", "term"),
+    [
+        ("what does CSP actually stand for?", "CSP"),
+        ("what's an MCA?", "MCA"),
+        ("What is CMAT short for?", "CMAT"),
+        ("what are PDMs?", "PDM"),
+        ("whats an MCA and when does it come up with renewals?", None),  # asks more than the meaning
+        ("what is new commerce?", None),
+        ("what does the partner do?", None),
+    ],
+)
+def test_a_question_that_asks_only_what_a_term_means(question: str, term: str | None) -> None:
+    assert read_intent(question).defines == term
