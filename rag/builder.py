@@ -17,7 +17,7 @@ from dataclasses import asdict
 import numpy as np
 
 from rag import acronyms
-from rag.chunking import Budget, chunk_corpus
+from rag.chunking import CHUNKER_VERSION, Budget, chunk_corpus
 from rag.config import Settings
 from rag.corpus import corpus_fingerprint, load_corpus_report
 from rag.datatypes import Chunk, SourceInfo
@@ -122,7 +122,7 @@ def build_spec(settings: Settings, embedder: Embedder, counter: TokenCounter) ->
         model_sha256=embedder.fingerprint,
         dimension=embedder.dimension,
         tokenizer=counter.name,
-        chunking=asdict(settings.chunking) | {"max_model_tokens": embedder.max_tokens},
+        chunking=asdict(settings.chunking) | {"max_model_tokens": embedder.max_tokens, "chunker": CHUNKER_VERSION},
         files=corpus_fingerprint(settings.corpus_dir),
     )
 

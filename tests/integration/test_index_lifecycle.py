@@ -67,6 +67,9 @@ def test_changed_corpus_or_model_marks_index_stale(tmp_path: Path, corpus_copy: 
     assert stale_reasons(index.manifest, spec) == ["corpus file csp-for-sellers.md changed"]
     other_model = replace(spec, model_name="other-model", model_sha256="0" * 64)
     assert any("other-model" in r for r in stale_reasons(index.manifest, other_model))
+    # a chunker that chunks the same text differently (a new CHUNKER_VERSION) rebuilds too
+    other_chunker = replace(spec, chunking={**spec.chunking, "chunker": spec.chunking["chunker"] + 1})
+    assert any("chunking" in r for r in stale_reasons(index.manifest, other_chunker))
     # refused with a message when auto-rebuild is off ...
     strict = replace(settings, index=replace(settings.index, auto_rebuild=False))
     with pytest.raises(IndexMismatchError, match=r"changed\. Run `rag index`"):
