@@ -288,7 +288,7 @@ def _candidates(
                     cfg.sentence_weight * cosine
                     + cfg.terms_weight * share
                     - cfg.behind_weight * behind
-                    + (cfg.lead_bonus if position == 0 else 0.0)
+                    + (cfg.lead_bonus if position == 0 and not chunk.cells else 0.0)  # no lead among cells
                 )
                 position += 1
                 candidate = _Candidate(passage, s, its_terms, value, _VERDICT.search(s.text) is not None)
@@ -301,8 +301,26 @@ def _candidates(
     # anything on the best slide ("…what do I warn them about on support?" at an EA renewal:
     # the support slide's sentence on Premier contracts). The others stay in document order
     # with no score: one of them can only come along as a chosen sentence's continuation.
-    return out + [
+    return _best_cells(out, cfg.cell_margin) + [
         c if cosine >= home_best + cfg.other_slide_lead else replace(c, score=-math.inf) for cosine, c in reaching
+    ]
+
+
+def _best_cells(candidates: list[_Candidate], margin: float) -> list[_Candidate]:
+    """Candidates, with a table's cells that score more than ``margin`` below its best cell
+    left without a score: each cell names one thing, and the next best is another thing."""
+    best: dict[SectionKey, float] = {}
+    for c in candidates:
+        if c.passage.chunk.cells:
+            key = section_key(c.passage.chunk)
+            best[key] = max(best.get(key, -math.inf), c.score)
+    if not best:
+        return candidates
+    return [
+        replace(c, score=-math.inf)
+        if c.passage.chunk.cells and c.score < best[section_key(c.passage.chunk)] - margin
+        else c
+        for c in candidates
     ]
 
 

@@ -31,10 +31,11 @@ class Budget:
     max_model_tokens: int
 
 
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 """Bumped whenever the same text and settings chunk differently (2: document markings are
-left out, an aside split over two sentences loses its lone brackets): an index built by
-another version is stale, so an upgrade rebuilds it rather than serve the old chunks."""
+left out, an aside split over two sentences loses its lone brackets; 3: table cells are
+marked ``cells``): an index built by another version is stale, so an upgrade rebuilds it
+rather than serve the old chunks."""
 
 MARKING = re.compile(
     r"(?:(?:microsoft|company|highly|strictly)\s+)*(?:confidential|internal|general|public)"
@@ -160,6 +161,22 @@ def _make_chunk(
         n_tokens=budget.count_tokens(text),
         n_model_tokens=budget.count_model_tokens(f"{header}\n{text}"),
         navigational=_is_contents_list([s for _, s in run], titles, loc.slide),
+        cells=_is_cells(run),
+    )
+
+
+MAX_CELL_WORDS = 12
+"""A table cell names a thing ("Microsoft Online Services purchasing - comparing CSP and EA");
+a segment longer than this is prose, even alone."""
+
+
+def _is_cells(run: Sequence[tuple[Segment, Sentence]]) -> bool:
+    """Every sentence is a segment of its own, a few words long: table cells, not prose."""
+    segments = [seg for seg, _ in run]
+    return (
+        len(run) >= 2
+        and len({id(seg) for seg in segments}) == len(run)
+        and all(len(s.text.split()) <= MAX_CELL_WORDS for _, s in run)
     )
 
 

@@ -126,6 +126,9 @@ class Chunk:
     navigational: bool = False
     """The chunk mostly lists other slides' titles (a table of contents): it points at
     guidance rather than giving it, so retrieval ranks it below the slides it names."""
+    cells: bool = False
+    """Each of its sentences is a piece of text of its own, a few words long: the cells of a
+    table ("Partner Solution Finder", "Partner Co-sell Portal"), each naming one thing."""
 
     # Compatibility: the location's fields, readable as the chunk's own (as they were before
     # Location), for the many readers written before it (retrieval, answering, the CLI, the

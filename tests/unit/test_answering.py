@@ -112,3 +112,15 @@ def test_what_an_acronym_stands_for_is_the_sentence_that_spells_it_out() -> None
     assert ask("SMC").abstained
     # a term that is no acronym is answered as any question
     assert ask("churn").text.startswith("Work with the partner.")
+
+
+def test_a_tables_cells_past_the_best_one_are_left_out() -> None:
+    cells = ["CSP sales incentive compensation information", "Partner Solution Finder", "Partner Co-sell Portal"]
+    table = replace(make_chunk("t", 12, cells, section="Resources"), cells=True)
+    cosines = {cells[0]: 0.9, cells[1]: 0.62, cells[2]: 0.88}
+    answer = _compose([Passage(table, 1.8, 1, 0.8, 2.0)], cosines)
+    # the two that name what was asked for, not the partner finder 0.28 behind
+    assert answer.text == f"{cells[0]} [1] {cells[2]} [1]"
+    # the same sentences as prose: each may join the answer
+    prose = _compose([Passage(make_chunk("p", 12, cells, section="Resources"), 1.8, 1, 0.8, 2.0)], cosines)
+    assert cells[1] in prose.text

@@ -84,3 +84,8 @@ def test_a_documents_markings_are_not_indexed(deck) -> None:  # type: ignore[no-
     texts = [s.text for c in chunks for s in c.sentences]
     assert not any("Confidential" in t or "internal use only" in t for t in texts)
     assert any(t.startswith("Partners drive growth") for t in texts)  # the slide's guidance stays
+
+
+def test_table_cells_are_marked(deck) -> None:  # type: ignore[no-untyped-def]
+    chunks = chunk_document(deck, ChunkingConfig(), Budget(_words, 160, _words, 256))
+    assert {(c.slide, c.section) for c in chunks if c.cells} == {(12, "Resources")}
