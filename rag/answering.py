@@ -150,18 +150,16 @@ def compose_answer(
     best = evidence(passages, cfg.evidence_lexical_weight)
     conf = confidence(best, cfg.min_evidence)
     timing = dict(timing_ms or {})
-    listed = _contents(passages[0], intent, contents_entries, sentence_terms) if passages else []
-    in_scope = bool(listed) and intent.about_the_guidance  # its words are about the deck, not in it
-    term = intent.defines
-    defined = spelled_out(term) if term else None
-    if term and defined is not None:  # "what's an MCA?": the sentence that spells it out, if any
-        listed = _definition(term, defined, query_vector, sentence_vectors, sentence_terms, len(passages))
-        in_scope = bool(listed)
-    if not in_scope and (
-        defined is not None
-        or not passages
-        or best < cfg.min_evidence
-        or not any(can_give(intent.wants, p.chunk.text) for p in passages)
+    listed, covered = _answered_by_structure(
+        passages, intent, query_vector, sentence_vectors, sentence_terms, contents_entries, spelled_out
+    )
+    if covered is False or (
+        covered is None
+        and (
+            not passages
+            or best < cfg.min_evidence
+            or not any(can_give(intent.wants, p.chunk.text) for p in passages)
+        )
     ):
         return Answer(
             question=question,
@@ -189,6 +187,28 @@ def compose_answer(
         index_version=index_version,
         timing_ms=timing,
     )
+
+
+def _answered_by_structure(
+    passages: Sequence[Passage],
+    intent: Intent,
+    query: np.ndarray,
+    vectors: SentenceVectors,
+    sentence_terms: SentenceTerms,
+    contents_entries: ContentsEntries,
+    spelled_out: SpelledOut,
+) -> tuple[list[_Candidate], bool | None]:
+    """The sentences the deck's structure gives a question, not its ranking (a definition,
+    the contents list), and whether that settles that the guidance covers it: True or False,
+    or None when the evidence decides as for any question."""
+    term = intent.defines
+    defined = spelled_out(term) if term else None
+    if term and defined is not None:  # "what's an MCA?": the sentence that spells it out, if any
+        chosen = _definition(term, defined, query, vectors, sentence_terms, len(passages))
+        return chosen, bool(chosen)
+    listed = _contents(passages[0], intent, contents_entries, sentence_terms) if passages else []
+    # one only about the deck ("what's in this deck?"): its words are about the deck, not in it
+    return listed, (True if listed and intent.about_the_guidance else None)
 
 
 def _contents(

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from itertools import groupby, pairwise
 
 from rag.config import ChunkingConfig
-from rag.datatypes import Chunk, Document, Segment, Sentence
+from rag.datatypes import Chunk, Document, Part, Segment, Sentence
 from rag.sentences import lexicon, split_sentences
 
 
@@ -172,10 +172,9 @@ a segment longer than this is prose, even alone."""
 
 def _is_cells(run: Sequence[tuple[Segment, Sentence]]) -> bool:
     """Every sentence is a segment of its own, a few words long: table cells, not prose."""
-    segments = [seg for seg, _ in run]
     return (
         len(run) >= 2
-        and len({id(seg) for seg in segments}) == len(run)
+        and len({id(seg) for seg, _ in run}) == len(run)
         and all(len(s.text.split()) <= MAX_CELL_WORDS for _, s in run)
     )
 
@@ -196,9 +195,10 @@ def _is_contents_list(sentences: Sequence[Sentence], titles: dict[str, int | Non
     return len(sentences) >= 2 and named * 2 >= len(sentences)
 
 
-def part_names(names: Iterable[str]) -> frozenset[str]:
-    """Titles and scenario names of a document's parts, as :func:`contents_entries` matches them."""
-    return frozenset(_norm(name) for name in names if name)
+def part_names(parts: Iterable[Part]) -> frozenset[str]:
+    """The parts' titles and scenario names (those :func:`_part_titles` reads), as
+    :func:`contents_entries` matches them."""
+    return frozenset(_norm(name) for part in parts for name in (part.title, part.scenario) if name)
 
 
 def contents_entries(chunk: Chunk, names: frozenset[str]) -> tuple[Sentence, ...]:

@@ -43,7 +43,7 @@ class Pipeline:
         self.retriever = Retriever(index, embedder, settings.retrieval, self.batcher.encode_one)
         self._answers: LRU[tuple[object, ...], Answer] = LRU(settings.answer.cache_size)
         self._terms: LRU[str, frozenset[str]] = LRU(16384)
-        self._part_names = part_names([*index.headings, *(c.title for c in index.chunks)])
+        self._part_names = part_names(part for source in index.sources for part in source.parts)
         self._spelled: dict[str, tuple[tuple[Chunk, Sentence], ...]] = {}
 
     @property

@@ -144,23 +144,24 @@ def _is_bullet_break(prev: str, nxt: str, words: frozenset[str]) -> bool:
     return first in words or (first.endswith("ing") and len(first) > 5)
 
 
+_PAIRS = {"(": ")", "[": "]"}
+
+
 def _balanced(text: str, start: int, end: int) -> tuple[int, int]:
     """The span without the bracket of an aside that another sentence opens or closes:
     "(Scenario may differ if … a partner. If a partner referral is needed, provide three or
     more partners, following standard practices)." is two sentences, quoted without the
-    lone "(" and ")." (still the deck's exact words, each a substring of it)."""
-    piece = text[start:end]
-    if piece[:1] in "([" and piece.count(piece[0]) > piece.count(")" if piece[0] == "(" else "]"):
+    lone "(" and ")." (still the deck's exact words, each a substring of it). An empty span
+    when nothing is left."""
+    opener = text[start : start + 1]
+    if opener in _PAIRS and text.count(opener, start, end) > text.count(_PAIRS[opener], start, end):
         start += 1
-        while start < end and text[start].isspace():
-            start += 1
-    piece = text[start:end]
-    tail = piece.rstrip(".,;:!? ")
-    if tail[-1:] in ")]" and tail.count(tail[-1]) > tail.count("(" if tail[-1] == ")" else "["):
+    tail = text[start:end].rstrip(".,;:!? ")
+    closer = tail[-1:]
+    opened = next((o for o, c in _PAIRS.items() if c == closer), None) if closer else None
+    if opened is not None and tail.count(closer) > tail.count(opened):
         end = start + len(tail) - 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-    return start, end
+    return next(iter(_trimmed(text, start, end)), (start, start))
 
 
 def _trimmed(text: str, start: int, end: int) -> Iterable[tuple[int, int]]:

@@ -68,7 +68,7 @@ def test_contents_slide_is_navigational(deck) -> None:  # type: ignore[no-untype
 
 def test_contents_entries_are_the_sentences_naming_a_part(deck) -> None:  # type: ignore[no-untyped-def]
     chunks = chunk_document(deck, ChunkingConfig(), Budget(_words, 160, _words, 256))
-    names = part_names(n for part in deck.parts for n in (part.title, part.scenario) if n)
+    names = part_names(deck.parts)
     (contents,) = [c for c in chunks if c.navigational]
     entries = [s.text for s in contents_entries(contents, names)]
     # the eight scenarios, in the slide's order, without "Click on the scenario to go…"
