@@ -60,3 +60,7 @@ def test_an_aside_split_in_two_is_quoted_without_its_lone_brackets() -> None:
     ]
     # an aside closed within its sentence keeps its brackets
     assert _split("(Direct markets only) Refer partners", "refer") == ["(Direct markets only)", "Refer partners"]
+
+
+def test_a_lone_bracket_is_no_sentence() -> None:
+    assert _split("(") == [] and _split("Refer partners )") == ["Refer partners"]
